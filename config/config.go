@@ -1,0 +1,405 @@
+// Package config is slimage's one configuration value: defaults derived
+// from the module's go.mod, then SLIMAGE_* environment variables, then Go
+// code in an importing magefile. The user's word always wins over a default.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/build"
+	"go/version"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
+
+	"github.com/slimage/slimage/internal/gotool"
+)
+
+// Config says what to build and where. Fields left empty are derived by
+// Resolve; fields a user set are only checked.
+type Config struct {
+	Dir        string     // SLIMAGE_DIR: the module's root (holds go.mod)
+	Main       string     // SLIMAGE_MAIN: main package, "./cmd/api" or an import path
+	Binary     string     // SLIMAGE_BINARY: executable name
+	Platforms  []Platform // SLIMAGE_PLATFORMS: comma list of os/arch[/variant]
+	Dist       string     // SLIMAGE_DIST: output folder
+	Version    string     // SLIMAGE_VERSION: stamped into the binary
+	VersionVar string     // SLIMAGE_VERSION_VAR: the -X target; "" stamps nothing
+
+	// Filled by Resolve from go.mod and the go command; not settings.
+	Module   Module
+	Vendor   bool // vendor/modules.txt exists: build with -mod=vendor
+	GoEnv    gotool.Env
+	resolved bool
+}
+
+// Module is what go.mod says about the module being built.
+type Module struct {
+	Path      string // module path
+	GoMod     string // absolute path of go.mod
+	Go        string // the go line
+	Toolchain string // the toolchain line, if any
+	Requires  int    // number of require lines
+}
+
+// Default returns the settings that need no module to derive.
+func Default() *Config {
+	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version"}
+}
+
+// envVars names every variable ApplyEnv reads, in the order documented.
+var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
+	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR"}
+
+// ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
+// (os.LookupEnv in real use). A variable set to "" counts only for
+// SLIMAGE_VERSION_VAR, where it turns the version stamp off.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	for _, name := range envVars {
+		v, ok := lookup(name)
+		if !ok || (v == "" && name != "SLIMAGE_VERSION_VAR") {
+			continue
+		}
+		switch name {
+		case "SLIMAGE_DIR":
+			c.Dir = v
+		case "SLIMAGE_MAIN":
+			c.Main = v
+		case "SLIMAGE_BINARY":
+			c.Binary = v
+		case "SLIMAGE_PLATFORMS":
+			ps, err := ParsePlatforms(v)
+			if err != nil {
+				return fmt.Errorf("read SLIMAGE_PLATFORMS: %w", err)
+			}
+			c.Platforms = ps
+		case "SLIMAGE_DIST":
+			c.Dist = v
+		case "SLIMAGE_VERSION":
+			c.Version = v
+		case "SLIMAGE_VERSION_VAR":
+			c.VersionVar = v
+		}
+	}
+	return nil
+}
+
+// Resolve derives what is left empty from go.mod and the go command, then
+// checks everything, so no work starts on a configuration that cannot
+// succeed. Each error names the setting at fault and how to fix it.
+func (c *Config) Resolve(ctx context.Context) error {
+	if c.resolved {
+		return nil
+	}
+	env, err := gotool.ReadEnv(ctx)
+	if err != nil {
+		return fmt.Errorf("read go env: %w", err)
+	}
+	c.GoEnv = env
+	if err := c.readModule(); err != nil {
+		return err
+	}
+	if err := c.checkGoVersion(); err != nil {
+		return err
+	}
+	_, err = os.Stat(filepath.Join(c.Dir, "vendor", "modules.txt"))
+	c.Vendor = err == nil
+	if err := c.resolveMain(); err != nil {
+		return err
+	}
+	if c.Binary == "" {
+		c.Binary = binaryName(c.Module.Path, c.Main)
+	}
+	if strings.ContainsAny(c.Binary, `/\`) || c.Binary == "." || c.Binary == ".." {
+		return fmt.Errorf("check SLIMAGE_BINARY: %q is not a file name: give a plain name such as %q", c.Binary, path.Base(c.Binary))
+	}
+	if len(c.Platforms) == 0 {
+		// The host's own platform needs no check (and no go tool dist list).
+		c.Platforms = []Platform{{OS: "linux", Arch: env.GOHOSTARCH}}
+	} else if err := validatePlatforms(ctx, c.Platforms); err != nil {
+		return err
+	}
+	if c.Dist == "" {
+		return errors.New("check SLIMAGE_DIST: empty: name an output folder such as dist")
+	}
+	if c.Dist, err = filepath.Abs(c.Dist); err != nil {
+		return fmt.Errorf("check SLIMAGE_DIST: %w", err)
+	}
+	if c.VersionVar != "" && (!strings.Contains(c.VersionVar, ".") || strings.ContainsAny(c.VersionVar, " \t'\"=")) {
+		return fmt.Errorf("check SLIMAGE_VERSION_VAR: %q is not an -X target: write importpath.name, e.g. main.version (or set it empty to stamp nothing)", c.VersionVar)
+	}
+	if c.Version == "" {
+		c.Version = gitVersion(ctx, c.Dir)
+	}
+	if strings.ContainsAny(c.Version, " \t\n'\"") {
+		return fmt.Errorf("check SLIMAGE_VERSION: %q has spaces or quotes: use a tag-like value such as v1.2.3", c.Version)
+	}
+	c.resolved = true
+	return nil
+}
+
+func (c *Config) readModule() error {
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return fmt.Errorf("check SLIMAGE_DIR: %w", err)
+	}
+	c.Dir = dir
+	gomod := filepath.Join(dir, "go.mod")
+	data, err := os.ReadFile(gomod)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("check SLIMAGE_DIR: %s is not a Go module (no go.mod): point SLIMAGE_DIR at the folder that holds go.mod, or run 'go mod init' there", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", gomod, err)
+	}
+	f, err := modfile.Parse(gomod, data, nil)
+	if err != nil {
+		return fmt.Errorf("read %s: %w: fix it, or run 'go mod tidy' to see the go command's view", gomod, err)
+	}
+	if f.Module == nil || f.Module.Mod.Path == "" {
+		return fmt.Errorf("read %s: no module line: add 'module <path>' or run 'go mod init'", gomod)
+	}
+	c.Module = Module{Path: f.Module.Mod.Path, GoMod: gomod, Requires: len(f.Require)}
+	if f.Go != nil {
+		c.Module.Go = f.Go.Version
+	}
+	if f.Toolchain != nil {
+		c.Module.Toolchain = f.Toolchain.Name
+	}
+	return nil
+}
+
+// checkGoVersion fails early when go.mod needs a newer Go than the local one
+// and GOTOOLCHAIN forbids the go command to fetch it, instead of letting
+// every later step fail with the go command's own message.
+func (c *Config) checkGoVersion() error {
+	local := c.GoEnv.GOVERSION
+	need, what := "go"+c.Module.Go, "go "+c.Module.Go
+	if t := c.Module.Toolchain; t != "" && version.Compare(t, need) > 0 {
+		need, what = t, "toolchain "+t
+	}
+	if c.Module.Go == "" || !version.IsValid(local) || version.Compare(need, local) <= 0 {
+		return nil
+	}
+	tc := c.GoEnv.GOTOOLCHAIN
+	if tc == "auto" || strings.HasSuffix(tc, "+auto") || strings.HasSuffix(tc, "+path") || tc == "path" {
+		return nil // the go command will switch to (or find) the toolchain go.mod names
+	}
+	return fmt.Errorf("check %s: it asks for %s but the local Go is %s and GOTOOLCHAIN=%s: install %s, or set GOTOOLCHAIN=auto to let the go command fetch it",
+		c.Module.GoMod, what, local, tc, need)
+}
+
+// resolveMain finds or checks the main package. Without a choice it is the
+// module root when that is a main package, else the one main package under
+// cmd/; anything else is ambiguous and the error lists what it found.
+func (c *Config) resolveMain() error {
+	if c.Main != "" {
+		rel, err := c.relPackage(c.Main)
+		if err != nil {
+			return err
+		}
+		name, err := packageName(filepath.Join(c.Dir, rel))
+		if err != nil {
+			return fmt.Errorf("check SLIMAGE_MAIN: %s: %w: name a folder of module %s that holds package main", c.Main, err, c.Module.Path)
+		}
+		if name != "main" {
+			return fmt.Errorf("check SLIMAGE_MAIN: %s is package %s, not a main package: name the folder of a command (package main)", c.Main, name)
+		}
+		c.Main = rel
+		return nil
+	}
+	if name, err := packageName(c.Dir); err == nil && name == "main" {
+		c.Main = "."
+		return nil
+	}
+	cmds, _ := filepath.Glob(filepath.Join(c.Dir, "cmd", "*"))
+	var found []string
+	for _, d := range cmds {
+		if name, err := packageName(d); err == nil && name == "main" {
+			found = append(found, "./cmd/"+filepath.Base(d))
+		}
+	}
+	if len(found) == 1 {
+		c.Main = found[0]
+		return nil
+	}
+	if len(found) == 0 {
+		found = c.findMains()
+	}
+	switch len(found) {
+	case 0:
+		return fmt.Errorf("check SLIMAGE_MAIN: module %s has no main package: add one (package main at the root or in cmd/<name>), or set SLIMAGE_MAIN", c.Module.Path)
+	case 1:
+		return fmt.Errorf("check SLIMAGE_MAIN: module %s has no main package at its root or in cmd/, only %s: set SLIMAGE_MAIN=%s", c.Module.Path, found[0], found[0])
+	default:
+		return fmt.Errorf("check SLIMAGE_MAIN: module %s has %d main packages (%s): set SLIMAGE_MAIN to one of them", c.Module.Path, len(found), strings.Join(found, ", "))
+	}
+}
+
+// relPackage turns "./x", "x" or "<module path>/x" into "./x" inside Dir.
+func (c *Config) relPackage(p string) (string, error) {
+	if p == c.Module.Path {
+		return ".", nil
+	}
+	if rest, ok := strings.CutPrefix(p, c.Module.Path+"/"); ok {
+		p = rest
+	}
+	clean := filepath.ToSlash(filepath.Clean(p))
+	if filepath.IsAbs(p) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("check SLIMAGE_MAIN: %s is outside module %s (%s): name a folder inside it", p, c.Module.Path, c.Dir)
+	}
+	if clean == "." {
+		return ".", nil
+	}
+	return "./" + clean, nil
+}
+
+// findMains walks the module for main packages, skipping what the go tool
+// skips (testdata, vendor, _ and . folders) and nested modules.
+func (c *Config) findMains() []string {
+	var found []string
+	_ = filepath.WalkDir(c.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if p != c.Dir {
+			base := d.Name()
+			if base == "testdata" || base == "vendor" || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
+				return filepath.SkipDir
+			}
+			if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+				return filepath.SkipDir
+			}
+		}
+		if name, err := packageName(p); err == nil && name == "main" {
+			rel, _ := filepath.Rel(c.Dir, p)
+			found = append(found, "./"+filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(found)
+	return found
+}
+
+// packageName reads the package clause of the Go files in dir without
+// running the go command: this runs on every target, so it must be cheap.
+func packageName(dir string) (string, error) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return "", errors.New("no such folder")
+	}
+	ctx := build.Default
+	ctx.CgoEnabled = false
+	p, err := ctx.ImportDir(dir, build.ImportComment)
+	if err != nil {
+		var noGo *build.NoGoError
+		if errors.As(err, &noGo) {
+			return "", errors.New("no Go files there")
+		}
+		return "", err
+	}
+	return p.Name, nil
+}
+
+// binaryName follows the go command: a command is named after its folder,
+// or for the module root after the module path's last element, without a
+// /vN major-version suffix.
+func binaryName(modPath, main string) string {
+	p := modPath
+	if main != "." {
+		p = modPath + "/" + strings.TrimPrefix(main, "./")
+	}
+	if prefix, _, ok := module.SplitPathVersion(p); ok && prefix != "" {
+		p = prefix
+	}
+	return path.Base(p)
+}
+
+// gitVersion is `git describe --tags --always --dirty` in dir, or "dev"
+// where there is no git or no repository.
+func gitVersion(ctx context.Context, dir string) string {
+	cmd := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty")
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+		return v
+	}
+	return "dev"
+}
+
+// String prints the effective configuration, one setting a line, for mage -v.
+func (c *Config) String() string {
+	var b strings.Builder
+	row := func(name, val, note string) {
+		fmt.Fprintf(&b, "  %-20s %s", name, val)
+		if note != "" {
+			fmt.Fprintf(&b, "  (%s)", note)
+		}
+		b.WriteByte('\n')
+	}
+	ps := make([]string, len(c.Platforms))
+	for i, p := range c.Platforms {
+		ps[i] = p.String()
+	}
+	b.WriteString("slimage configuration:\n")
+	row("SLIMAGE_DIR", c.Dir, "module "+c.Module.Path+", go "+c.Module.Go+optional(", toolchain ", c.Module.Toolchain))
+	row("SLIMAGE_MAIN", c.Main, "")
+	row("SLIMAGE_BINARY", c.Binary, "")
+	row("SLIMAGE_PLATFORMS", strings.Join(ps, ","), "")
+	row("SLIMAGE_DIST", c.Dist, "")
+	row("SLIMAGE_VERSION", c.Version, "")
+	stamp := ""
+	if c.VersionVar == "" {
+		stamp = "no version stamp"
+	}
+	row("SLIMAGE_VERSION_VAR", c.VersionVar, stamp)
+	goNote := "GOTOOLCHAIN=" + c.GoEnv.GOTOOLCHAIN + optional(", GOFLAGS=", c.GoEnv.GOFLAGS)
+	if c.Vendor {
+		goNote += ", vendor/ found: -mod=vendor"
+	}
+	row("go", c.GoEnv.GOVERSION, goNote)
+	return b.String()
+}
+
+func optional(prefix, v string) string {
+	if v == "" {
+		return ""
+	}
+	return prefix + v
+}
+
+// Load builds the effective configuration: Default, then each of defaults,
+// then the environment as lookup reports it (os.LookupEnv in real use), then
+// each of overrides, then Resolve for whatever is still empty.
+func Load(ctx context.Context, defaults, overrides []func(*Config), lookup func(string) (string, bool)) (*Config, error) {
+	c := Default()
+	for _, fn := range defaults {
+		fn(c)
+	}
+	if err := c.ApplyEnv(lookup); err != nil {
+		return nil, err
+	}
+	for _, fn := range overrides {
+		fn(c)
+	}
+	if err := c.Resolve(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func validatePlatforms(ctx context.Context, ps []Platform) error {
+	for _, p := range ps {
+		if err := p.validate(ctx); err != nil {
+			return fmt.Errorf("check SLIMAGE_PLATFORMS: %w", err)
+		}
+	}
+	return nil
+}

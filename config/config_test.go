@@ -1,0 +1,179 @@
+package config_test
+
+import (
+	"context"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+const mainGo = "package main\n\nfunc main() {}\n"
+
+func lookupFrom(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// load resolves a config for a module made of files, with env as the only
+// environment (the real environment's SLIMAGE_* variables do not leak in).
+func load(t *testing.T, files, env map[string]string, overrides ...func(*config.Config)) (*config.Config, error) {
+	t.Helper()
+	dir := t.TempDir()
+	testkit.WriteFiles(t, dir, files)
+	t.Setenv("GOTOOLCHAIN", "local")
+	defaults := []func(*config.Config){func(c *config.Config) { c.Dir = dir; c.Dist = filepath.Join(dir, "dist") }}
+	return config.Load(context.Background(), defaults, overrides, lookupFrom(env))
+}
+
+func TestDerivedDefaults(t *testing.T) {
+	tests := []struct {
+		name       string
+		files      map[string]string
+		wantMain   string
+		wantBinary string
+	}{
+		{"root main is named after the module", map[string]string{
+			"go.mod": "module example.com/shop/api\n\ngo 1.22\n", "main.go": mainGo}, ".", "api"},
+		{"major version suffix is dropped", map[string]string{
+			"go.mod": "module example.com/shop/api/v3\n\ngo 1.22\n", "main.go": mainGo}, ".", "api"},
+		{"single cmd is chosen", map[string]string{
+			"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n",
+			"cmd/shopd/main.go": mainGo}, "./cmd/shopd", "shopd"},
+		{"root main wins over cmd", map[string]string{
+			"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo,
+			"cmd/tool/main.go": mainGo}, ".", "shop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, tt.files, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Main != tt.wantMain || c.Binary != tt.wantBinary {
+				t.Errorf("main %q binary %q, want %q %q", c.Main, c.Binary, tt.wantMain, tt.wantBinary)
+			}
+			want := config.Platform{OS: "linux", Arch: runtime.GOARCH}
+			if len(c.Platforms) != 1 || c.Platforms[0] != want {
+				t.Errorf("platforms %v, want [%v]", c.Platforms, want)
+			}
+			if c.VersionVar != "main.version" || c.Version == "" {
+				t.Errorf("version %q var %q", c.Version, c.VersionVar)
+			}
+		})
+	}
+}
+
+// The order users rely on: defaults, then SLIMAGE_* variables, then Go code.
+func TestPrecedence(t *testing.T) {
+	files := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n",
+		"cmd/a/main.go": mainGo, "cmd/b/main.go": mainGo}
+	env := map[string]string{"SLIMAGE_MAIN": "./cmd/a", "SLIMAGE_PLATFORMS": "linux/arm64, linux/arm/v7,linux/arm64",
+		"SLIMAGE_VERSION": "v1.2.3", "SLIMAGE_VERSION_VAR": ""}
+	c, err := load(t, files, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Main != "./cmd/a" || c.Binary != "a" || c.Version != "v1.2.3" || c.VersionVar != "" {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if got := c.Platforms; len(got) != 2 || got[1].String() != "linux/arm/v7" || got[1].DistDir() != "linux_arm_v7" {
+		t.Errorf("platforms %v", got)
+	}
+	c, err = load(t, files, env, func(c *config.Config) { c.Main = "example.com/shop/cmd/b"; c.Binary = "shop" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Main != "./cmd/b" || c.Binary != "shop" {
+		t.Errorf("Go override lost to the environment: main %q binary %q", c.Main, c.Binary)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	mod := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo,
+		"pkg/util/util.go": "package util\n"}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range mod {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		files map[string]string
+		env   map[string]string
+		want  []string // all must appear in the error
+	}{
+		{"unknown platform", mod, map[string]string{"SLIMAGE_PLATFORMS": "linux/amd64,plan10/z80"},
+			[]string{"SLIMAGE_PLATFORMS", "plan10/z80", "go tool dist list"}},
+		{"platform without arch", mod, map[string]string{"SLIMAGE_PLATFORMS": "linux"},
+			[]string{"SLIMAGE_PLATFORMS", `"linux"`, "os/arch"}},
+		{"unknown variant", mod, map[string]string{"SLIMAGE_PLATFORMS": "linux/arm/v9"},
+			[]string{"SLIMAGE_PLATFORMS", "linux/arm/v9", "v7"}},
+		{"wasm is not a container binary", mod, map[string]string{"SLIMAGE_PLATFORMS": "js/wasm"},
+			[]string{"SLIMAGE_PLATFORMS", "js/wasm"}},
+		{"main is a library", mod, map[string]string{"SLIMAGE_MAIN": "./pkg/util"},
+			[]string{"SLIMAGE_MAIN", "./pkg/util", "package util", "not a main package"}},
+		{"main does not exist", mod, map[string]string{"SLIMAGE_MAIN": "./cmd/nope"},
+			[]string{"SLIMAGE_MAIN", "./cmd/nope", "no such folder"}},
+		{"main outside the module", mod, map[string]string{"SLIMAGE_MAIN": "../other"},
+			[]string{"SLIMAGE_MAIN", "../other", "outside module example.com/shop"}},
+		{"several mains", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n",
+			"cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo}, nil,
+			[]string{"SLIMAGE_MAIN", "2 main packages", "./cmd/api", "./cmd/worker"}},
+		{"no main at all", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n"}, nil,
+			[]string{"SLIMAGE_MAIN", "example.com/shop has no main package"}},
+		{"main elsewhere", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n",
+			"tools/gen/main.go": mainGo}, nil,
+			[]string{"SLIMAGE_MAIN=./tools/gen"}},
+		{"not a module", map[string]string{"main.go": mainGo}, nil,
+			[]string{"SLIMAGE_DIR", "not a Go module (no go.mod)", "go mod init"}},
+		{"go line newer than local Go", with(map[string]string{"go.mod": "module example.com/shop\n\ngo 1.99.0\n"}), nil,
+			[]string{"go.mod", "go 1.99.0", "GOTOOLCHAIN=local", "GOTOOLCHAIN=auto"}},
+		{"toolchain line newer than local Go", with(map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n\ntoolchain go1.99.1\n"}), nil,
+			[]string{"go.mod", "toolchain go1.99.1", "GOTOOLCHAIN"}},
+		{"binary with a slash", mod, map[string]string{"SLIMAGE_BINARY": "bin/app"},
+			[]string{"SLIMAGE_BINARY", "bin/app"}},
+		{"version with a space", mod, map[string]string{"SLIMAGE_VERSION": "1.0 beta"},
+			[]string{"SLIMAGE_VERSION", "1.0 beta"}},
+		{"bad version variable", mod, map[string]string{"SLIMAGE_VERSION_VAR": "version"},
+			[]string{"SLIMAGE_VERSION_VAR", "importpath.name"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load(t, tt.files, tt.env)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEffectiveConfigIsPrinted(t *testing.T) {
+	c, err := load(t, map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo},
+		map[string]string{"SLIMAGE_PLATFORMS": "linux/amd64,linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.String()
+	for _, w := range []string{"SLIMAGE_DIR", "example.com/shop", "SLIMAGE_PLATFORMS    linux/amd64,linux/arm64", "SLIMAGE_BINARY       shop"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("config print lacks %q:\n%s", w, out)
+		}
+	}
+}

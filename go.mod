@@ -1,0 +1,8 @@
+module github.com/slimage/slimage
+
+go 1.26.0
+
+require (
+	github.com/magefile/mage v1.17.2
+	golang.org/x/mod v0.43.0
+)

@@ -1,0 +1,108 @@
+package gobuild
+
+import (
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/slimage/slimage/config"
+)
+
+// elfMachines maps GOARCH to the ELF machine its binaries must carry.
+var elfMachines = map[string]elf.Machine{
+	"amd64": elf.EM_X86_64, "386": elf.EM_386, "arm64": elf.EM_AARCH64, "arm": elf.EM_ARM,
+	"ppc64": elf.EM_PPC64, "ppc64le": elf.EM_PPC64, "s390x": elf.EM_S390, "riscv64": elf.EM_RISCV,
+	"mips": elf.EM_MIPS, "mipsle": elf.EM_MIPS, "mips64": elf.EM_MIPS, "mips64le": elf.EM_MIPS,
+	"loong64": elf.EM_LOONGARCH,
+}
+
+var peMachines = map[string]uint16{
+	"amd64": pe.IMAGE_FILE_MACHINE_AMD64, "386": pe.IMAGE_FILE_MACHINE_I386,
+	"arm64": pe.IMAGE_FILE_MACHINE_ARM64, "arm": pe.IMAGE_FILE_MACHINE_ARMNT,
+}
+
+var machoCPUs = map[string]macho.Cpu{"amd64": macho.CpuAmd64, "arm64": macho.CpuArm64}
+
+// CheckBinary proves the file at path is what slimage promises for p: built
+// for p's architecture, static (no ELF interpreter, no shared libraries) and
+// stripped (no symbol table, no DWARF). A scratch image has no libc and no
+// loader, so a dynamic binary fails there with a baffling "no such file".
+// Windows and macOS binaries always link the system's libraries: for them
+// only the architecture and the stripping are checked.
+func CheckBinary(path string, p config.Platform) error {
+	switch p.OS {
+	case "windows":
+		return checkPE(path, p)
+	case "darwin", "ios":
+		return checkMachO(path, p)
+	}
+	return checkELF(path, p)
+}
+
+func checkELF(path string, p config.Platform) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("is not an ELF executable: %w", err)
+	}
+	defer f.Close()
+	if want, ok := elfMachines[p.Arch]; ok && f.Machine != want {
+		return fmt.Errorf("is built for %s, not %s: check GOARCH in GOFLAGS or the environment", f.Machine, p)
+	}
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return errors.New("is dynamically linked (it has an ELF interpreter): it cannot start in a scratch image: build with CGO_ENABLED=0 and no -linkmode=external")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		return fmt.Errorf("needs shared libraries (%s): it cannot start in a scratch image: build with CGO_ENABLED=0", strings.Join(libs, ", "))
+	}
+	if f.Section(".symtab") != nil {
+		return errors.New("is not stripped (it has a .symtab): build with -ldflags=-s")
+	}
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			return fmt.Errorf("carries DWARF (%s): build with -ldflags=-w", s.Name)
+		}
+	}
+	return nil
+}
+
+func checkPE(path string, p config.Platform) error {
+	f, err := pe.Open(path)
+	if err != nil {
+		return fmt.Errorf("is not a PE executable: %w", err)
+	}
+	defer f.Close()
+	if want, ok := peMachines[p.Arch]; ok && f.Machine != want {
+		return fmt.Errorf("is built for PE machine %#x, not %s", f.Machine, p)
+	}
+	if f.NumberOfSymbols > 0 {
+		return errors.New("is not stripped (it has a COFF symbol table): build with -ldflags=-s")
+	}
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") {
+			return fmt.Errorf("carries DWARF (%s): build with -ldflags=-w", s.Name)
+		}
+	}
+	return nil
+}
+
+func checkMachO(path string, p config.Platform) error {
+	f, err := macho.Open(path)
+	if err != nil {
+		return fmt.Errorf("is not a Mach-O executable: %w", err)
+	}
+	defer f.Close()
+	if want, ok := machoCPUs[p.Arch]; ok && f.Cpu != want {
+		return fmt.Errorf("is built for %s, not %s", f.Cpu, p)
+	}
+	for _, s := range f.Sections {
+		if strings.HasPrefix(s.Name, "__debug_") || s.Seg == "__DWARF" {
+			return fmt.Errorf("carries DWARF (%s): build with -ldflags=-w", s.Name)
+		}
+	}
+	return nil
+}

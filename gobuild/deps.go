@@ -1,0 +1,271 @@
+// Package gobuild is slimage's Go side: it fetches and verifies a module's
+// dependencies and cross-compiles static, stripped, reproducible binaries,
+// checking each one afterwards. It knows nothing about mage or images.
+package gobuild
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/gotool"
+)
+
+// Deps downloads the module's dependencies (`go mod download`) and checks
+// the module cache against go.sum (`go mod verify`), honouring the user's
+// GOPROXY, GOPRIVATE, GONOSUMDB and GOFLAGS. go.mod and go.sum are never
+// rewritten: `go mod download` adds missing go.sum lines on its own, so
+// Deps puts the files back and reports what was missing instead.
+// A module with vendor/ is built from it: Deps checks vendor/ is
+// consistent with go.mod and downloads nothing.
+func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
+	mod := c.Module.Path
+	if c.Vendor {
+		if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "vendor"),
+			Args: []string{"list", "-mod=vendor", c.Main}}); err != nil {
+			return depsError(mod, c.Dir, err)
+		}
+		fmt.Fprintf(w, "deps %s: vendor/ found, building with -mod=vendor (nothing to download)\n", mod)
+		return nil
+	}
+	if c.Module.Requires == 0 {
+		fmt.Fprintf(w, "deps %s: no dependencies\n", mod)
+		return nil
+	}
+	gosum := filepath.Join(c.Dir, "go.sum")
+	if _, err := os.Stat(gosum); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("deps %s: %s is missing: run 'go mod tidy' in %s and commit go.sum", mod, gosum, c.Dir)
+	}
+	guard, err := guardFiles(c.Module.GoMod, gosum)
+	if err != nil {
+		return fmt.Errorf("deps %s: %w", mod, err)
+	}
+	res, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "readonly"),
+		Args: []string{"mod", "download", "-json"}})
+	if added, restoreErr := guard.restore(); restoreErr != nil {
+		return fmt.Errorf("deps %s: %w", mod, restoreErr)
+	} else if len(added) > 0 && ctx.Err() == nil {
+		return fmt.Errorf("deps %s: go.sum lacks %s: run 'go mod tidy' in %s and commit go.sum", mod, strings.Join(added, ", "), c.Dir)
+	}
+	if err != nil {
+		return depsError(mod, c.Dir, downloadError(res.Stdout, err))
+	}
+	mods, err := decodeDownloads(res.Stdout)
+	if err != nil {
+		return fmt.Errorf("deps %s: read go mod download output: %w", mod, err)
+	}
+	// go mod download keeps quiet when go.sum has a module's go.mod hash but
+	// not its zip hash; the build would then fail far from the cause.
+	sums, err := os.ReadFile(gosum)
+	if err != nil {
+		return fmt.Errorf("deps %s: %w", mod, err)
+	}
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(sums), "\n") {
+		have[strings.Join(strings.Fields(l), " ")] = true
+	}
+	var missing []string
+	for _, m := range mods {
+		if m.Sum != "" && !have[m.Path+" "+m.Version+" "+m.Sum] {
+			missing = append(missing, m.Path+"@"+m.Version)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("deps %s: go.sum lacks %s: run 'go mod tidy' in %s and commit go.sum", mod, strings.Join(missing, ", "), c.Dir)
+	}
+	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "readonly"),
+		Args: []string{"mod", "verify"}}); err != nil {
+		return depsError(mod, c.Dir, err)
+	}
+	fmt.Fprintf(w, "deps %s: %d module%s downloaded and verified\n", mod, len(mods), plural(len(mods)))
+	return nil
+}
+
+// readonlyEnv appends -mod=<mode> to the user's GOFLAGS: flags on GOFLAGS are
+// honoured, and a later -mod wins over an earlier one.
+func readonlyEnv(c *config.Config, mode string) []string {
+	return []string{"GOFLAGS=" + strings.TrimSpace(c.GoEnv.GOFLAGS+" -mod="+mode)}
+}
+
+// download is one module in the output of `go mod download -json`.
+type download struct{ Path, Version, Sum, Error string }
+
+func decodeDownloads(stdout []byte) ([]download, error) {
+	var mods []download
+	dec := json.NewDecoder(bytes.NewReader(stdout))
+	for {
+		var m download
+		if err := dec.Decode(&m); err == io.EOF {
+			return mods, nil
+		} else if err != nil {
+			return mods, err
+		}
+		mods = append(mods, m)
+	}
+}
+
+// downloadError finds the per-module error that `go mod download -json`
+// writes into its JSON output rather than to stderr.
+func downloadError(stdout []byte, err error) error {
+	mods, _ := decodeDownloads(stdout)
+	for _, m := range mods {
+		if m.Error != "" {
+			return &gotool.ExitError{Args: []string{"mod", "download"}, Stderr: m.Error}
+		}
+	}
+	return err
+}
+
+var (
+	modVersion = regexp.MustCompile(`([a-zA-Z0-9][^\s:@]*)@(v[^\s:]+)`)
+	// go mod verify: "example.com/m v1.2.3: dir has been modified (/path)"
+	modifiedInCache = regexp.MustCompile(`(\S+) (v\S+): (?:dir|zip) has been modified \(([^)]*)\)`)
+)
+
+// depsError turns what the go command said into one line naming the module
+// at fault, its cause, and the fix.
+func depsError(mod, dir string, err error) error {
+	var exit *gotool.ExitError
+	if !errors.As(err, &exit) {
+		return fmt.Errorf("deps %s: %w", mod, err)
+	}
+	out := exit.Stderr
+	culprit := "a dependency"
+	if m := modVersion.FindStringSubmatch(out); m != nil {
+		culprit = m[1] + "@" + m[2]
+	}
+	if m := modifiedInCache.FindStringSubmatch(out); m != nil {
+		return fmt.Errorf("deps %s: %s@%s in the module cache (%s) was modified after download: run 'go clean -modcache' and deps again", mod, m[1], m[2], m[3])
+	}
+	switch {
+	case strings.Contains(out, "checksum mismatch"):
+		return fmt.Errorf("deps %s: checksum mismatch for %s: the downloaded module differs from go.sum: find out which one changed (do not just delete the go.sum line); if the module cache is at fault, run 'go clean -modcache'", mod, culprit)
+	case strings.Contains(out, "missing go.sum entry"):
+		return fmt.Errorf("deps %s: go.sum lacks an entry for %s: run 'go mod tidy' in %s and commit go.sum", mod, culprit, dir)
+	case strings.Contains(out, "inconsistent vendoring"):
+		return fmt.Errorf("deps %s: vendor/ does not match go.mod: run 'go mod vendor' in %s and commit vendor/", mod, dir)
+	case isNetworkError(out):
+		return fmt.Errorf("deps %s: download %s: %s: the module proxy is unreachable and the module cache lacks it: check the network and GOPROXY, or warm the cache where the network is reachable", mod, culprit, networkCause(out))
+	}
+	return fmt.Errorf("deps %s: %s", mod, gotool.FirstLine(out))
+}
+
+var networkSigns = []string{"dial tcp", "no such host", "connection refused", "i/o timeout",
+	"network is unreachable", "GOPROXY=off", "TLS handshake timeout", "connection reset"}
+
+func isNetworkError(out string) bool {
+	for _, s := range networkSigns {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// networkCause keeps the tail of the go command's message, which names the
+// failing operation ("dial tcp 127.0.0.1:1: connect: connection refused").
+func networkCause(out string) string {
+	line := gotool.FirstLine(out)
+	if i := strings.Index(line, "dial tcp"); i >= 0 {
+		return line[i:]
+	}
+	if i := strings.LastIndex(line, ": "); i >= 0 {
+		return line[i+2:]
+	}
+	return line
+}
+
+// fileGuard remembers files so that a go command that should not have
+// written them can be undone.
+type fileGuard struct{ files map[string][]byte }
+
+func guardFiles(paths ...string) (*fileGuard, error) {
+	g := &fileGuard{files: map[string][]byte{}}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		g.files[p] = data
+	}
+	return g, nil
+}
+
+// restore writes back any file that changed and returns the lines that had
+// been added to it (the go.sum entries the module lacked).
+func (g *fileGuard) restore() (added []string, err error) {
+	for p, old := range g.files {
+		now, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(now, old) {
+			continue
+		}
+		oldLines := map[string]bool{}
+		for _, l := range strings.Split(string(old), "\n") {
+			oldLines[l] = true
+		}
+		for _, l := range strings.Split(string(now), "\n") {
+			if l != "" && !oldLines[l] {
+				f := strings.Fields(l)
+				if len(f) >= 2 {
+					added = append(added, f[0]+"@"+strings.TrimSuffix(f[1], "/go.mod"))
+				}
+			}
+		}
+		if err := writeFileAtomic(p, old, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return dedupe(added), nil
+}
+
+func dedupe(s []string) []string {
+	seen := map[string]bool{}
+	out := s[:0]
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// writeFileAtomic writes to a temp file beside path and renames it into
+// place, so a reader never sees half a file.
+func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

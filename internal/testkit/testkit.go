@@ -1,0 +1,122 @@
+// Package testkit holds what slimage's tests share: the repository's
+// location, copies of the sample modules, and a go environment that keeps
+// every download on this machine.
+package testkit
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// RepoRoot is the checkout this package was compiled from.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testkit: cannot find the repository root")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// GoProxy is the file:// GOPROXY that serves the samples' dependencies
+// from testdata/goproxy.
+func GoProxy(t testing.TB) string {
+	return "file://" + filepath.ToSlash(filepath.Join(RepoRoot(t), "testdata", "goproxy"))
+}
+
+// HermeticGo points the go command at testdata/goproxy and turns off the
+// checksum database, so no test downloads anything from the network; go.sum
+// still pins every module. It uses t.Setenv, so such tests are not parallel.
+func HermeticGo(t testing.TB) {
+	t.Setenv("GOPROXY", GoProxy(t))
+	t.Setenv("GOSUMDB", "off")
+	t.Setenv("GOTOOLCHAIN", "local")
+}
+
+// PrivateModCache gives the test an empty module cache of its own, writable
+// so that the test's temp dir can be removed.
+func PrivateModCache(t testing.TB) string {
+	dir := filepath.Join(t.TempDir(), "modcache")
+	t.Setenv("GOMODCACHE", dir)
+	t.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+" -modcacherw"))
+	return dir
+}
+
+// CopySample copies testdata/<name> into a fresh temp dir and returns it.
+func CopySample(t testing.TB, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	CopyDir(t, filepath.Join(RepoRoot(t), "testdata", name), dst)
+	return dst
+}
+
+// CopyDir copies a tree of regular files and folders.
+func CopyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.Create(target)
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+}
+
+// WriteFiles writes name → content pairs under dir.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Go runs the go command in dir and fails the test if it fails.
+func Go(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	return GoEnv(t, dir, nil, args...)
+}
+
+// GoEnv is Go with extra environment variables.
+func GoEnv(t testing.TB, dir string, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go %s in %s: %v\n%s", strings.Join(args, " "), dir, err, out)
+	}
+	return string(out)
+}

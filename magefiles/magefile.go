@@ -1,0 +1,25 @@
+//go:build mage
+
+// This repository's own magefile: slimage's targets, pointed at the sample
+// service in testdata/hello unless SLIMAGE_DIR says otherwise.
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/slimage/slimage/config"
+	//mage:import
+	"github.com/slimage/slimage/targets"
+)
+
+func init() {
+	targets.Defaults(func(c *config.Config) { c.Dir = filepath.Join("testdata", "hello") })
+	// The sample's one dependency ships in testdata/goproxy, so building the
+	// sample needs no network. A GOPROXY the user set is left alone.
+	if _, ok := os.LookupEnv("GOPROXY"); !ok {
+		if abs, err := filepath.Abs(filepath.Join("testdata", "goproxy")); err == nil {
+			os.Setenv("GOPROXY", "file://"+filepath.ToSlash(abs))
+		}
+	}
+}

@@ -1,0 +1,86 @@
+// Package targets holds slimage's mage targets. Import them into a magefile:
+//
+//	//mage:import
+//	_ "github.com/slimage/slimage/targets"
+//
+// Every exported function here is a target, so configuration goes through
+// Defaults and Configure, whose function arguments mage does not take for
+// targets.
+package targets
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/magefile/mage/mg"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+)
+
+var (
+	setup struct {
+		sync.Mutex
+		defaults, overrides []func(*config.Config)
+	}
+	loaded struct {
+		once sync.Once
+		cfg  *config.Config
+		err  error
+	}
+)
+
+// Defaults registers fn to change slimage's defaults before the SLIMAGE_*
+// environment variables are applied: the environment still wins. Call it
+// from a magefile's init. This repository's magefile uses it to point
+// slimage at the sample app.
+func Defaults(fn func(*config.Config)) {
+	setup.Lock()
+	defer setup.Unlock()
+	setup.defaults = append(setup.defaults, fn)
+}
+
+// Configure registers fn to change the configuration after the environment
+// has been applied: what fn sets wins over SLIMAGE_* variables. Fields fn
+// leaves empty are still derived from go.mod. Call it from a magefile's init.
+func Configure(fn func(*config.Config)) {
+	setup.Lock()
+	defer setup.Unlock()
+	setup.overrides = append(setup.overrides, fn)
+}
+
+// load builds the effective configuration once per mage run (see
+// config.Load for the order) and prints it under mage -v.
+func load(ctx context.Context) (*config.Config, error) {
+	loaded.once.Do(func() {
+		setup.Lock()
+		defer setup.Unlock()
+		loaded.cfg, loaded.err = config.Load(ctx, setup.defaults, setup.overrides, os.LookupEnv)
+		if loaded.err == nil && mg.Verbose() {
+			fmt.Print(loaded.cfg)
+		}
+	})
+	return loaded.cfg, loaded.err
+}
+
+// Deps downloads the module's dependencies and verifies them against go.sum.
+func Deps(ctx context.Context) error {
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	return gobuild.Deps(ctx, c, os.Stdout)
+}
+
+// Build cross-compiles static, stripped binaries into dist/<os>_<arch>/.
+func Build(ctx context.Context) error {
+	mg.CtxDeps(ctx, Deps)
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = gobuild.Build(ctx, c, os.Stdout)
+	return err
+}
