@@ -14,9 +14,11 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
@@ -33,6 +35,15 @@ type Config struct {
 	Dist       string     // SLIMAGE_DIST: output folder
 	Version    string     // SLIMAGE_VERSION: stamped into the binary
 	VersionVar string     // SLIMAGE_VERSION_VAR: the -X target; "" stamps nothing
+
+	Image    string   // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
+	TZ       string   // SLIMAGE_TZ: IANA zone baked into the image
+	CABundle string   // SLIMAGE_CA_BUNDLE: the image's CA bundle; "" finds the host's
+	ExtraCA  []string // SLIMAGE_EXTRA_CA: PEM files appended to the bundle (":"-separated)
+	User     string   // SLIMAGE_USER: nonroot (65532:65532), root, or uid:gid
+	Ports    []string // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
+	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
+	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
 
 	// Filled by Resolve from go.mod and the go command; not settings.
 	Module   Module
@@ -52,12 +63,13 @@ type Module struct {
 
 // Default returns the settings that need no module to derive.
 func Default() *Config {
-	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version"}
+	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot"}
 }
 
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
-	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR"}
+	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
+	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
 // (os.LookupEnv in real use). A variable set to "" counts only for
@@ -87,6 +99,22 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Version = v
 		case "SLIMAGE_VERSION_VAR":
 			c.VersionVar = v
+		case "SLIMAGE_IMAGE":
+			c.Image = v
+		case "SLIMAGE_TZ":
+			c.TZ = v
+		case "SLIMAGE_CA_BUNDLE":
+			c.CABundle = v
+		case "SLIMAGE_EXTRA_CA":
+			c.ExtraCA = splitList(v, ":")
+		case "SLIMAGE_USER":
+			c.User = v
+		case "SLIMAGE_PORTS":
+			c.Ports = splitList(v, ",")
+		case "SLIMAGE_ARGS":
+			c.Args = strings.Fields(v)
+		case "SLIMAGE_FILES":
+			c.Files = splitList(v, ",")
 		}
 	}
 	return nil
@@ -142,8 +170,7 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if strings.ContainsAny(c.Version, " \t\n'\"") {
 		return fmt.Errorf("check SLIMAGE_VERSION: %q has spaces or quotes: use a tag-like value such as v1.2.3", c.Version)
 	}
-	c.resolved = true
-	return nil
+	return c.resolveImage()
 }
 
 func (c *Config) readModule() error {
@@ -365,6 +392,14 @@ func (c *Config) String() string {
 		goNote += ", vendor/ found: -mod=vendor"
 	}
 	row("go", c.GoEnv.GOVERSION, goNote)
+	row("SLIMAGE_IMAGE", c.Image, "")
+	row("SLIMAGE_TZ", c.TZ, "")
+	row("SLIMAGE_CA_BUNDLE", c.CABundle, "")
+	row("SLIMAGE_EXTRA_CA", strings.Join(c.ExtraCA, ":"), "")
+	row("SLIMAGE_USER", c.User, "")
+	row("SLIMAGE_PORTS", strings.Join(c.Ports, ","), "")
+	row("SLIMAGE_ARGS", strings.Join(c.Args, " "), "")
+	row("SLIMAGE_FILES", strings.Join(c.Files, ","), "")
 	return b.String()
 }
 
@@ -402,4 +437,79 @@ func validatePlatforms(ctx context.Context, ps []Platform) error {
 		}
 	}
 	return nil
+}
+
+// resolveImage checks the image settings that need no files: the files
+// themselves are checked when the image's context is staged.
+func (c *Config) resolveImage() error {
+	if c.Image == "" {
+		c.Image = c.Binary + ":" + tagFrom(c.Version)
+	}
+	named, err := reference.ParseNormalizedNamed(c.Image)
+	if err != nil {
+		return fmt.Errorf("check SLIMAGE_IMAGE: %q is not an image reference (%v): write name[:tag], lower case, e.g. %s:v1.2.3", c.Image, err, c.Binary)
+	}
+	if _, tagged := named.(reference.Tagged); !tagged {
+		if _, digested := named.(reference.Digested); digested {
+			return fmt.Errorf("check SLIMAGE_IMAGE: %q has a digest: a build can only be tagged, write name:tag", c.Image)
+		}
+		c.Image += ":" + tagFrom(c.Version)
+	}
+	switch c.User {
+	case "nonroot", "":
+		c.User = "65532:65532"
+	case "root":
+		c.User = "0:0"
+	}
+	if !userForm.MatchString(c.User) {
+		return fmt.Errorf("check SLIMAGE_USER: %q is not nonroot, root or uid:gid: the image has no other users", c.User)
+	}
+	for i, p := range c.Ports {
+		if !portForm.MatchString(p) {
+			return fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
+		}
+		if !strings.Contains(p, "/") {
+			c.Ports[i] = p + "/tcp"
+		}
+	}
+	for _, f := range c.Files {
+		src, dst, ok := strings.Cut(f, ":")
+		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
+			return fmt.Errorf("check SLIMAGE_FILES: %q is not src:dst: write e.g. conf.yaml:/app/conf.yaml (src in the module, dst absolute in the image)", f)
+		}
+	}
+	if c.TZ != "" && (strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..")) {
+		return fmt.Errorf("check SLIMAGE_TZ: %q is not an IANA zone name: write e.g. Asia/Shanghai", c.TZ)
+	}
+	c.resolved = true
+	return nil
+}
+
+var (
+	userForm = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
+	portForm = regexp.MustCompile(`^([1-9][0-9]{0,4})(/(tcp|udp|sctp))?$`)
+	badTag   = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+)
+
+// tagFrom makes a version usable as an image tag (git describe can print
+// '+' or '/', which tags do not take).
+func tagFrom(v string) string {
+	t := badTag.ReplaceAllString(v, "-")
+	if t == "" || t[0] == '.' || t[0] == '-' {
+		t = "v" + t
+	}
+	if len(t) > 128 {
+		t = t[:128]
+	}
+	return t
+}
+
+func splitList(v, sep string) []string {
+	var out []string
+	for _, f := range strings.Split(v, sep) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

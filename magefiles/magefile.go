@@ -14,7 +14,10 @@ import (
 )
 
 func init() {
-	targets.Defaults(func(c *config.Config) { c.Dir = filepath.Join("testdata", "hello") })
+	targets.Defaults(func(c *config.Config) {
+		c.Dir = filepath.Join("testdata", "hello")
+		c.Ports = []string{"8080"}
+	})
 	// The sample's one dependency ships in testdata/goproxy, so building the
 	// sample needs no network. A GOPROXY the user set is left alone.
 	if _, ok := os.LookupEnv("GOPROXY"); !ok {

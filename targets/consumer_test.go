@@ -53,9 +53,13 @@ func consumerModule(t *testing.T, magefile string) string {
 	gosum, _ := os.ReadFile(filepath.Join(root, "go.sum"))
 	dir := filepath.Join(t.TempDir(), "consumer")
 	testkit.WriteFiles(t, dir, map[string]string{
-		"go.mod":            string(gomod),
-		"go.sum":            string(gosum),
-		"main.go":           "package main\n\nvar version = \"dev\"\n\nfunc main() { println(\"consumer\", version) }\n",
+		"go.mod": string(gomod),
+		"go.sum": string(gosum),
+		// The service is a module of its own, so that deps works on its
+		// (empty) module graph and not on slimage's, whose modules are not
+		// all in this machine's cache and may not be downloaded by a test.
+		"svc/go.mod":        "module example.com/consumer/svc\n\ngo 1.22\n",
+		"svc/main.go":       "package main\n\nvar version = \"dev\"\n\nfunc main() { println(\"consumer\", version) }\n",
 		"magefiles/mage.go": magefile,
 	})
 	return dir
@@ -84,8 +88,9 @@ import (
 )
 
 func init() {
+	targets.Defaults(func(c *config.Config) { c.Dir = "svc" })
 	// Go code wins over SLIMAGE_BINARY.
-	targets.Configure(func(c *config.Config) { c.Binary = "svc" })
+	targets.Configure(func(c *config.Config) { c.Binary = "api" })
 }
 `)
 	env := []string{"MAGEFILE_CACHE=" + t.TempDir(), "SLIMAGE_BINARY=ignored", "SLIMAGE_VERSION=v9.9.9"}
@@ -99,8 +104,8 @@ func init() {
 			targets = append(targets, strings.Fields(l)[0])
 		}
 	}
-	if strings.Join(targets, ",") != "build,deps" {
-		t.Errorf("mage -l lists %v, want exactly build and deps:\n%s", targets, out)
+	if strings.Join(targets, ",") != "build,deps,image" {
+		t.Errorf("mage -l lists %v, want exactly build, deps and image:\n%s", targets, out)
 	}
 
 	build := exec.Command(mage, "-v", "build")
@@ -108,13 +113,13 @@ func init() {
 	build.Env = append(os.Environ(), append(env, "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64")...)
 	out = run(t, build)
 	for _, want := range []string{"slimage configuration:", "SLIMAGE_PLATFORMS    linux/amd64,linux/arm64",
-		"deps example.com/consumer:", "build linux/amd64", "build linux/arm64"} {
+		"deps example.com/consumer/svc: no dependencies", "build linux/amd64", "build linux/arm64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mage -v build output lacks %q:\n%s", want, out)
 		}
 	}
 	for _, p := range []config.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}} {
-		bin := filepath.Join(dir, "dist", p.DistDir(), "svc")
+		bin := filepath.Join(dir, "dist", p.DistDir(), "api")
 		if err := gobuild.CheckBinary(bin, p); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}

@@ -11,6 +11,7 @@ package targets
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images"
 )
 
 var (
@@ -82,5 +84,20 @@ func Build(ctx context.Context) error {
 		return err
 	}
 	_, err = gobuild.Build(ctx, c, os.Stdout)
+	return err
+}
+
+// Image builds the scratch image (CA bundle, zone, non-root user) and tags it.
+func Image(ctx context.Context) error {
+	mg.CtxDeps(ctx, Build)
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	progress := io.Discard
+	if mg.Verbose() {
+		progress = os.Stdout
+	}
+	_, err = images.Build(ctx, c, progress, os.Stdout)
 	return err
 }

@@ -93,6 +93,7 @@ type Env struct {
 	GOFLAGS     string
 	GOMODCACHE  string
 	GOPROXY     string
+	GOROOT      string
 }
 
 // ReadEnv asks the go command for its environment. It runs outside any module
@@ -100,7 +101,7 @@ type Env struct {
 // this very call switch toolchains: GOVERSION is then the local Go's.
 func ReadEnv(ctx context.Context) (Env, error) {
 	res, err := Run(ctx, Cmd{Dir: os.TempDir(), Args: []string{"env", "-json",
-		"GOVERSION", "GOHOSTOS", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOMODCACHE", "GOPROXY"}})
+		"GOVERSION", "GOHOSTOS", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOMODCACHE", "GOPROXY", "GOROOT"}})
 	if err != nil {
 		return Env{}, err
 	}

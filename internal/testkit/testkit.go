@@ -120,3 +120,22 @@ func GoEnv(t testing.TB, dir string, env []string, args ...string) string {
 	}
 	return string(out)
 }
+
+// ContainerEnv sets, unless the user did, what testcontainers-go needs on
+// this kind of machine; call it from TestMain, before testcontainers reads
+// its configuration (it caches it).
+//   - TESTCONTAINERS_RYUK_DISABLED: the reaper's image cannot be pulled
+//     here; slimage and the tests remove their own containers.
+//   - TESTCONTAINERS_HOST_OVERRIDE: inside a container (/.dockerenv)
+//     testcontainers would reach published ports through the bridge
+//     gateway, a private address; tests keep all traffic on loopback.
+func ContainerEnv() {
+	for k, v := range map[string]string{
+		"TESTCONTAINERS_RYUK_DISABLED": "true",
+		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",
+	} {
+		if _, ok := os.LookupEnv(k); !ok {
+			os.Setenv(k, v)
+		}
+	}
+}

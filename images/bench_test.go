@@ -1,0 +1,80 @@
+package images_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+// BenchmarkNoopImage compares, in one run, a no-op `mage image` of the
+// sample (nothing changed: deps, build, staging and a fully cached docker
+// build) with a bare cached `docker build` of the same staged context. It
+// also reports the image's overhead: image size minus binary size.
+func BenchmarkNoopImage(b *testing.B) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		b.Skip("the docker CLI is needed for the bare docker build baseline")
+	}
+	testkit.HermeticGo(b)
+	root := testkit.RepoRoot(b)
+	dist := b.TempDir()
+	ref := "slimage-bench/hello:noop"
+	mage := filepath.Join(b.TempDir(), "mage")
+	testkit.Go(b, root, "build", "-o", mage, "github.com/magefile/mage")
+	env := append(os.Environ(), "SLIMAGE_DIST="+dist, "SLIMAGE_VERSION=bench", "SLIMAGE_IMAGE="+ref,
+		"MAGEFILE_CACHE="+b.TempDir())
+	mageImage := func(extra ...string) *exec.Cmd {
+		cmd := exec.Command(mage, "image")
+		cmd.Dir, cmd.Env = root, append(env, extra...)
+		return cmd
+	}
+	out := mustOutput(b, mageImage())
+	b.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	dockerBuild := func() *exec.Cmd {
+		return exec.Command("docker", "build", "-q", "-t", ref, filepath.Join(dist, "image"))
+	}
+	mustOutput(b, dockerBuild())
+
+	b.Run("docker-build", func(b *testing.B) {
+		for b.Loop() {
+			mustOutput(b, dockerBuild())
+		}
+	})
+	b.Run("mage-image", func(b *testing.B) {
+		for b.Loop() {
+			mustOutput(b, mageImage())
+		}
+	})
+	b.Run("mage-image-hashfast", func(b *testing.B) {
+		for b.Loop() {
+			mustOutput(b, mageImage("MAGEFILE_HASHFAST=1"))
+		}
+	})
+	b.Run("overhead", func(b *testing.B) {
+		img := mustOutput(b, exec.Command("docker", "image", "inspect", "-f", "{{.Size}}", ref))
+		bin, err := os.Stat(filepath.Join(dist, "image", "bin", "hello"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var size int64
+		if _, err := fmt.Sscan(img, &size); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+		}
+		b.ReportMetric(float64(size-bin.Size())/1024, "overhead-KiB")
+		b.Logf("%s", out)
+	})
+}
+
+func mustOutput(b testing.TB, cmd *exec.Cmd) string {
+	b.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	return string(out)
+}

@@ -1,0 +1,82 @@
+// Package images is everything about slimage's scratch image: rendering its
+// Dockerfile, staging the build context (binary, CA bundle, zoneinfo,
+// passwd/group, run-time files), and building it with Docker.
+package images
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Spec is what the Dockerfile says, as a plain value: rendering it needs no
+// environment, no files and no Docker.
+type Spec struct {
+	Binary  string   // file name of the executable
+	Title   string   // what the image is, for the header comment
+	Version string   // for the header comment
+	Zone    string   // IANA zone baked in and set as TZ; "" for none
+	User    string   // uid:gid the service runs as
+	Ports   []string // EXPOSE, e.g. "8080/tcp"
+	Args    []string // CMD: default arguments after the entrypoint
+	Files   []string // run-time files staged under files/, as "src -> dst" for the comment
+	Labels  map[string]string
+}
+
+// AppDir is where the binary (and the slimage-data/ folder) lives in the image.
+const AppDir = "/app"
+
+// BinaryPath is the executable's path in the image.
+func (s Spec) BinaryPath() string { return path.Join(AppDir, s.Binary) }
+
+// WorkDir is the service's working directory: beside the binary, so a
+// config file copied there is found by a relative path, as in the recipe.
+func (s Spec) WorkDir() string { return AppDir }
+
+// Entrypoint is the exec-form entrypoint (scratch has no shell).
+func (s Spec) Entrypoint() []string { return []string{s.BinaryPath()} }
+
+//go:embed Dockerfile.tmpl
+var dockerfileTemplate string
+
+var dockerfile = template.Must(template.New("Dockerfile").Funcs(template.FuncMap{
+	"json": func(v []string) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	"labels": func(m map[string]string) string {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + strconv.Quote(m[k])
+		}
+		return strings.Join(parts, " \\\n      ")
+	},
+}).Parse(dockerfileTemplate))
+
+// RenderDockerfile writes the Dockerfile for s.
+func RenderDockerfile(s Spec) ([]byte, error) {
+	if s.Binary == "" || s.User == "" {
+		return nil, fmt.Errorf("render Dockerfile: spec needs a binary and a user")
+	}
+	for k, v := range s.Labels {
+		if strings.ContainsAny(k+v, "\n\r") || strings.ContainsAny(k, " =\"") {
+			return nil, fmt.Errorf("render Dockerfile: label %q: keys take no spaces, '=' or quotes, values no line breaks", k)
+		}
+	}
+	var b bytes.Buffer
+	if err := dockerfile.Execute(&b, s); err != nil {
+		return nil, fmt.Errorf("render Dockerfile: %w", err)
+	}
+	return b.Bytes(), nil
+}

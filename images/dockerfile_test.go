@@ -1,0 +1,61 @@
+package images_test
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/slimage/slimage/images"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+func TestRenderDockerfile(t *testing.T) {
+	tests := []struct {
+		golden string
+		spec   images.Spec
+	}{
+		{"default.Dockerfile", images.Spec{Binary: "hello", Title: "hello", Version: "v1.0.0",
+			Zone: "Asia/Shanghai", User: "65532:65532"}},
+		{"full.Dockerfile", images.Spec{Binary: "api", Title: "api", Version: "v2.3.4-5-gabcdef0",
+			Zone: "Europe/Berlin", User: "0:0", Ports: []string{"8080/tcp", "9090/tcp", "53/udp"},
+			Args:  []string{"-addr", ":8080", "--config=conf.yaml"},
+			Files: []string{"conf.yaml -> /app/conf.yaml", "slimage-data/templates/index.html -> /app/templates/index.html"},
+			Labels: map[string]string{
+				"org.opencontainers.image.title":    "api",
+				"org.opencontainers.image.version":  "v2.3.4-5-gabcdef0",
+				"org.opencontainers.image.source":   "https://example.com/shop/api",
+				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
+			}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			got, err := images.RenderDockerfile(tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", tt.golden)
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./images -run RenderDockerfile -update)", err)
+			}
+			if string(got) != string(want) {
+				t.Errorf("Dockerfile differs from %s (-update to accept):\n%s", path, got)
+			}
+		})
+	}
+}
+
+func TestRenderDockerfileRejectsBadLabels(t *testing.T) {
+	_, err := images.RenderDockerfile(images.Spec{Binary: "a", User: "0:0", Labels: map[string]string{"x": "line\nbreak"}})
+	if err == nil {
+		t.Fatal("a label with a line break was rendered")
+	}
+}

@@ -1,0 +1,320 @@
+package images_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+// docker connects to the daemon. Without one the test is skipped, unless CI
+// is set: there a missing daemon is a failure, not a reason to pass.
+func docker(t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := images.Connect(context.Background())
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and Docker is unreachable: %v", err)
+		}
+		t.Skipf("skipping: Docker is unreachable (%v)", err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func TestMain(m *testing.M) {
+	testkit.ContainerEnv()
+	os.Exit(m.Run())
+}
+
+var refSafe = regexp.MustCompile(`[^a-z0-9]+`)
+
+// sampleConfig resolves the configuration for a copy of the sample in dir,
+// tagging a test-only image that is removed when the test ends.
+func sampleConfig(t *testing.T, cli *client.Client, dir string, set func(*config.Config)) *config.Config {
+	t.Helper()
+	ref := "slimage-test/hello:" + strings.Trim(refSafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	defaults := []func(*config.Config){func(c *config.Config) {
+		c.Dir, c.Dist, c.Version, c.Image = dir, filepath.Join(dir, "dist"), "v0.0.0-test", ref
+		c.Ports = []string{"8080"}
+	}}
+	var overrides []func(*config.Config)
+	if set != nil {
+		overrides = append(overrides, set)
+	}
+	c, err := config.Load(context.Background(), defaults, overrides, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeImage(cli, ref) })
+	return c
+}
+
+func removeImage(cli *client.Client, ref string) {
+	cli.ImageRemove(context.Background(), ref, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+}
+
+// buildSample builds the sample's binary and image.
+func buildSample(t *testing.T, c *config.Config) images.Built {
+	t.Helper()
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	b, err := images.Build(context.Background(), c, io.Discard, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "image "+c.Image+"  ") || !strings.Contains(out.String(), "(binary ") {
+		t.Errorf("summary line: %q", out.String())
+	}
+	return b
+}
+
+func TestSampleImage(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), nil)
+	b := buildSample(t, c)
+	ctx := context.Background()
+
+	inspect, err := cli.ImageInspect(ctx, b.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := inspect.Config
+	if cfg.User != "65532:65532" {
+		t.Errorf("user %q", cfg.User)
+	}
+	if !slices.Contains(cfg.Env, "TZ=Asia/Shanghai") {
+		t.Errorf("env %v lacks TZ=Asia/Shanghai", cfg.Env)
+	}
+	if strings.Join(cfg.Entrypoint, " ") != "/app/hello" || len(cfg.Cmd) != 0 || cfg.WorkingDir != "/app" {
+		t.Errorf("entrypoint %v cmd %v workdir %q", cfg.Entrypoint, cfg.Cmd, cfg.WorkingDir)
+	}
+	if _, ok := cfg.ExposedPorts["8080/tcp"]; !ok || len(cfg.ExposedPorts) != 1 {
+		t.Errorf("exposed ports %v", cfg.ExposedPorts)
+	}
+	for k, want := range map[string]string{
+		"org.opencontainers.image.title":   "hello",
+		"org.opencontainers.image.version": "v0.0.0-test",
+		"org.opencontainers.image.source":  "https://example.com/hello",
+	} {
+		if got := cfg.Labels[k]; got != want {
+			t.Errorf("label %s = %q, want %q", k, got, want)
+		}
+	}
+
+	// Exactly these files, with these modes: nothing else is in the image.
+	want := []string{
+		"app/ drwxr-xr-x", "app/hello -rwxr-xr-x",
+		"etc/ drwxr-xr-x", "etc/group -rw-r--r--", "etc/localtime -rw-r--r--", "etc/passwd -rw-r--r--",
+		"etc/ssl/ drwxr-xr-x", "etc/ssl/certs/ drwxr-xr-x", "etc/ssl/certs/ca-certificates.crt -rw-r--r--",
+		"tmp/ dtrwxrwxrwx",
+		"usr/ drwxr-xr-x", "usr/share/ drwxr-xr-x", "usr/share/zoneinfo/ drwxr-xr-x",
+		"usr/share/zoneinfo/Asia/ drwxr-xr-x", "usr/share/zoneinfo/Asia/Shanghai -rw-r--r--",
+	}
+	files := imageFiles(t, cli, b.Ref)
+	if strings.Join(files, "\n") != strings.Join(want, "\n") {
+		t.Errorf("image files:\n%s\nwant:\n%s", strings.Join(files, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Started as built, it serves and runs on Shanghai time.
+	ctr, err := testcontainers.Run(ctx, b.Ref,
+		testcontainers.WithExposedPorts("8080/tcp"),
+		testcontainers.WithWaitStrategy(wait.ForHTTP("/healthz").WithPort("8080/tcp")))
+	t.Cleanup(func() { testcontainers.TerminateContainer(ctr) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint, err := ctr.PortEndpoint(ctx, "8080/tcp", "http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct{ TZ, Local, Offset string }
+	getJSON(t, endpoint+"/time", &tr)
+	if tr.TZ != "Asia/Shanghai" || tr.Local != "Asia/Shanghai" || tr.Offset != "+08:00" {
+		t.Errorf("/time = %+v, want Asia/Shanghai at +08:00", tr)
+	}
+}
+
+// A one-line source change rebuilds only the binary layer: every other
+// layer's digest stays the same.
+func TestSourceChangeRebuildsOnlyTheBinaryLayer(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	dir := testkit.CopySample(t, "hello")
+	c := sampleConfig(t, cli, dir, nil)
+	firstBuild := buildSample(t, c)
+	t.Cleanup(func() { removeImage(cli, firstBuild.ID) }) // untagged by the rebuild
+	first := layers(t, cli, firstBuild.Ref)
+	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nvar _ = \"one more line\"\n\nfunc init() { println(\"changed\") }\n"})
+	second := layers(t, cli, buildSample(t, c).Ref)
+	if len(first) != len(second) || len(first) < 2 {
+		t.Fatalf("layer counts differ: %d vs %d", len(first), len(second))
+	}
+	last := len(first) - 1
+	for i := range last {
+		if first[i] != second[i] {
+			t.Errorf("layer %d changed: %s → %s", i, first[i], second[i])
+		}
+	}
+	if first[last] == second[last] {
+		t.Error("the binary layer did not change")
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	dir := testkit.CopySample(t, "hello")
+	notPEM := filepath.Join(dir, "corp-ca.pem")
+	os.WriteFile(notPEM, []byte("this is not a certificate\n"), 0o644)
+
+	tests := []struct {
+		name string
+		set  func(*config.Config)
+		env  map[string]string
+		want []string
+	}{
+		{"unknown zone", func(c *config.Config) { c.TZ = "Asia/Shangai" },
+			nil, []string{"SLIMAGE_TZ", `"Asia/Shangai"`, "Asia/Shanghai"}},
+		{"extra CA that is not PEM", func(c *config.Config) { c.ExtraCA = []string{notPEM} },
+			nil, []string{"SLIMAGE_EXTRA_CA", notPEM, "no PEM certificate"}},
+		{"missing run-time file", func(c *config.Config) { c.Files = []string{"conf.yaml:/app/conf.yaml"} },
+			nil, []string{"SLIMAGE_FILES", "conf.yaml", "does not exist"}},
+		{"no CA bundle", nil, map[string]string{"SSL_CERT_FILE": filepath.Join(dir, "no-such-bundle.crt")},
+			[]string{"SSL_CERT_FILE", "no-such-bundle.crt"}},
+		{"no Docker daemon", nil, map[string]string{"DOCKER_HOST": "unix://" + filepath.Join(dir, "closed.sock")},
+			[]string{"DOCKER_HOST=unix://", "closed.sock", "start Docker"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := sampleConfig(t, cli, dir, tt.set)
+			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			_, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line: %q", msg)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			if _, err := cli.ImageInspect(context.Background(), c.Image); err == nil {
+				t.Errorf("image %s was tagged despite the error", c.Image)
+			}
+			if leftovers, _ := filepath.Glob(filepath.Join(c.Dist, ".image-*")); len(leftovers) > 0 {
+				t.Errorf("half-staged context left behind: %v", leftovers)
+			}
+		})
+	}
+}
+
+func TestInvalidImageReference(t *testing.T) {
+	dir := testkit.CopySample(t, "hello")
+	_, err := config.Load(context.Background(), []func(*config.Config){func(c *config.Config) { c.Dir = dir }}, nil,
+		func(k string) (string, bool) {
+			return map[string]string{"SLIMAGE_IMAGE": "Hello/World::x"}[k], k == "SLIMAGE_IMAGE"
+		})
+	if err == nil || !strings.Contains(err.Error(), "SLIMAGE_IMAGE") || !strings.Contains(err.Error(), "Hello/World::x") {
+		t.Errorf("error %v, want it to name SLIMAGE_IMAGE and the reference", err)
+	}
+}
+
+// imageFiles lists every entry of every layer as "path mode", sorted.
+func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
+	t.Helper()
+	res, err := cli.ImageSave(context.Background(), []string{ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Close()
+	blobs := map[string][]byte{}
+	var manifest []struct{ Layers []string }
+	tr := tar.NewReader(res)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(tr)
+		if h.Name == "manifest.json" {
+			json.Unmarshal(data, &manifest)
+		}
+		blobs[h.Name] = data
+	}
+	if len(manifest) != 1 {
+		t.Fatalf("docker save: %d manifests", len(manifest))
+	}
+	var files []string
+	for _, l := range manifest[0].Layers {
+		lt := tar.NewReader(bytes.NewReader(blobs[l]))
+		for {
+			h, err := lt.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, h.Name+" "+h.FileInfo().Mode().String())
+		}
+	}
+	sort.Strings(files)
+	return files
+}
+
+func layers(t *testing.T, cli *client.Client, ref string) []string {
+	t.Helper()
+	inspect, err := cli.ImageInspect(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inspect.RootFS.Layers
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}

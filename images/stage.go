@@ -1,0 +1,436 @@
+package images
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slimage/slimage/config"
+)
+
+// DataDir is the conventional folder, at the module root, whose contents
+// are copied beside the binary (AppDir) with no configuration.
+const DataDir = "slimage-data"
+
+// StagedContext is a Docker build context on disk: the Dockerfile and
+// exactly the files it copies.
+type StagedContext struct {
+	Dir        string // dist/image
+	Dockerfile string // dist/image/Dockerfile
+	Spec       Spec
+	BinarySize int64
+}
+
+// Stage writes the build context for binary (built for c) into
+// <dist>/image. Everything is checked and written into a temp folder first,
+// which replaces the old context only when complete: a bad input leaves the
+// previous context as it was.
+func Stage(ctx context.Context, c *config.Config, binary string) (*StagedContext, error) {
+	bi, err := os.Stat(binary)
+	if err != nil {
+		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)
+	}
+	bundle, err := caBundle(c.CABundle, c.ExtraCA)
+	if err != nil {
+		return nil, err
+	}
+	var zone []byte
+	if c.TZ != "" {
+		if zone, err = zoneData(c.GoEnv.GOROOT, c.TZ); err != nil {
+			return nil, err
+		}
+	}
+	files, err := runtimeFiles(c)
+	if err != nil {
+		return nil, err
+	}
+	spec := Spec{
+		Binary: filepath.Base(binary), Title: c.Binary, Version: c.Version, Zone: c.TZ,
+		User: c.User, Ports: c.Ports, Args: c.Args, Labels: labels(ctx, c),
+	}
+	for _, f := range files {
+		spec.Files = append(spec.Files, f.src+" -> "+f.dst)
+		if f.dst == spec.BinaryPath() {
+			return nil, fmt.Errorf("stage image: run-time file %s would replace the binary at %s: pick another destination", f.src, f.dst)
+		}
+	}
+	dockerfile, err := RenderDockerfile(spec)
+	if err != nil {
+		return nil, err
+	}
+
+	final := filepath.Join(c.Dist, "image")
+	if err := os.MkdirAll(c.Dist, 0o755); err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	tmp, err := os.MkdirTemp(c.Dist, ".image-*")
+	if err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	w := stager{root: tmp}
+	w.file("Dockerfile", dockerfile, 0o644)
+	w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
+	w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
+	w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
+	w.file("rootfs/etc/ssl/certs/ca-certificates.crt", bundle, 0o644)
+	if zone != nil {
+		w.file("rootfs/usr/share/zoneinfo/"+c.TZ, zone, 0o644)
+		w.file("rootfs/etc/localtime", zone, 0o644)
+	}
+	for _, f := range files {
+		w.copy(f.abs, "files"+f.dst)
+	}
+	w.link(binary, "bin/"+spec.Binary)
+	if w.err != nil {
+		return nil, fmt.Errorf("stage image: %w", w.err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(final); err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	return &StagedContext{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: spec, BinarySize: bi.Size()}, nil
+}
+
+// stager writes files under root and keeps the first error.
+type stager struct {
+	root string
+	err  error
+}
+
+// Modes are set explicitly (not left to the umask): the legacy builder
+// copies them into the image as they are.
+func (s *stager) dir(rel string, mode fs.FileMode) {
+	p := filepath.Join(s.root, filepath.FromSlash(rel))
+	if s.err == nil {
+		s.err = os.MkdirAll(p, 0o755)
+	}
+	if s.err == nil {
+		s.err = os.Chmod(p, mode)
+	}
+}
+
+func (s *stager) file(rel string, data []byte, mode fs.FileMode) {
+	p := filepath.Join(s.root, filepath.FromSlash(rel))
+	if s.err == nil {
+		s.err = os.MkdirAll(filepath.Dir(p), 0o755)
+	}
+	if s.err == nil {
+		s.err = os.WriteFile(p, data, mode)
+	}
+	if s.err == nil {
+		s.err = os.Chmod(p, mode)
+	}
+}
+
+// link hardlinks src into the context (the binary is large and is replaced,
+// never rewritten in place, by the build), copying where a link fails.
+func (s *stager) link(src, rel string) {
+	p := filepath.Join(s.root, filepath.FromSlash(rel))
+	if s.err == nil {
+		s.err = os.MkdirAll(filepath.Dir(p), 0o755)
+	}
+	if s.err == nil && os.Link(src, p) != nil {
+		s.copy(src, rel)
+	}
+}
+
+func (s *stager) copy(src, rel string) {
+	if s.err != nil {
+		return
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		s.err = err
+		return
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		s.err = err
+		return
+	}
+	mode := fs.FileMode(0o644)
+	if fi.Mode()&0o111 != 0 {
+		mode = 0o755
+	}
+	s.file(rel, data, mode)
+}
+
+// hostBundles are the files Go's crypto/x509 reads on Linux, in its order.
+var hostBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/pki/tls/cacert.pem",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/cert.pem",
+}
+
+// caBundle reads the image's CA bundle: SLIMAGE_CA_BUNDLE, or the host's
+// found the way Go finds it (SSL_CERT_FILE, else the first existing file of
+// hostBundles), with each SLIMAGE_EXTRA_CA file appended.
+func caBundle(explicit string, extra []string) ([]byte, error) {
+	var candidates []string
+	setting := "SLIMAGE_CA_BUNDLE"
+	switch {
+	case explicit != "":
+		candidates = []string{explicit}
+	case os.Getenv("SSL_CERT_FILE") != "":
+		candidates, setting = []string{os.Getenv("SSL_CERT_FILE")}, "SSL_CERT_FILE"
+	default:
+		candidates, setting = hostBundles, ""
+	}
+	var bundle []byte
+	var from string
+	for _, p := range candidates {
+		data, err := os.ReadFile(p)
+		if err == nil {
+			bundle, from = data, p
+			break
+		}
+		if setting != "" {
+			return nil, fmt.Errorf("stage image: %s %s: %v: point it at a PEM CA bundle", setting, p, errors.Unwrap(err))
+		}
+	}
+	if bundle == nil {
+		return nil, fmt.Errorf("stage image: no CA bundle found (looked at %s): install your distribution's ca-certificates, or set SLIMAGE_CA_BUNDLE to a PEM bundle", strings.Join(candidates, ", "))
+	}
+	if n := countCerts(bundle); n == 0 {
+		return nil, fmt.Errorf("stage image: CA bundle %s holds no PEM certificate: set SLIMAGE_CA_BUNDLE to a PEM bundle", from)
+	}
+	for _, p := range extra {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give readable PEM files, ':'-separated", p, errors.Unwrap(err))
+		}
+		if err := checkPEMCerts(data); err != nil {
+			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give PEM-encoded CA certificates (-----BEGIN CERTIFICATE-----)", p, err)
+		}
+		if len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
+			bundle = append(bundle, '\n')
+		}
+		bundle = append(bundle, data...)
+	}
+	return bundle, nil
+}
+
+func countCerts(data []byte) int {
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return n
+		}
+		if b.Type == "CERTIFICATE" {
+			n++
+		}
+	}
+}
+
+// checkPEMCerts accepts only PEM CERTIFICATE blocks that parse as X.509.
+func checkPEMCerts(data []byte) error {
+	n := 0
+	for rest := data; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a %s block, not a certificate", b.Type)
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("no PEM certificate in it")
+	}
+	return nil
+}
+
+// zoneData reads the zone from the Go toolchain's own zoneinfo.zip, so the
+// host needs no tzdata package; the host's /usr/share/zoneinfo is the
+// fallback for a toolchain without it.
+func zoneData(goroot, zone string) ([]byte, error) {
+	names, err := zoneNames(goroot)
+	zipErr := err
+	if err == nil {
+		if data, ok := names[zone]; ok {
+			return data()
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join("/usr/share/zoneinfo", filepath.FromSlash(zone))); err == nil && bytes.HasPrefix(data, []byte("TZif")) {
+		return data, nil
+	}
+	if zipErr != nil {
+		return nil, fmt.Errorf("stage image: SLIMAGE_TZ %s: not in the host's /usr/share/zoneinfo, and %v", zone, zipErr)
+	}
+	hint := "write an IANA name such as Asia/Shanghai"
+	if close := closeZones(zone, names); len(close) > 0 {
+		hint = "did you mean " + strings.Join(close, ", ") + "?"
+	}
+	return nil, fmt.Errorf("stage image: SLIMAGE_TZ %q is not a known zone: %s", zone, hint)
+}
+
+func zoneNames(goroot string) (map[string]func() ([]byte, error), error) {
+	zipPath := filepath.Join(goroot, "lib", "time", "zoneinfo.zip")
+	r, err := zip.OpenReader(zipPath)
+	if err != nil {
+		return nil, fmt.Errorf("the Go toolchain's %s is unreadable: %v", zipPath, err)
+	}
+	names := map[string]func() ([]byte, error){}
+	for _, f := range r.File {
+		names[f.Name] = func() ([]byte, error) {
+			rc, err := f.Open()
+			if err != nil {
+				return nil, err
+			}
+			defer rc.Close()
+			return io.ReadAll(rc)
+		}
+	}
+	return names, nil
+}
+
+// closeZones suggests up to three zone names near the misspelt one: by
+// edit distance over the whole name and over its last element.
+func closeZones(zone string, names map[string]func() ([]byte, error)) []string {
+	type scored struct {
+		name string
+		d    int
+	}
+	var all []scored
+	lz := strings.ToLower(zone)
+	for n := range names {
+		ln := strings.ToLower(n)
+		d := min(editDistance(lz, ln), editDistance(path.Base(lz), path.Base(ln))+1)
+		if d <= max(2, len(zone)/4) {
+			all = append(all, scored{n, d})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].d != all[j].d {
+			return all[i].d < all[j].d
+		}
+		return all[i].name < all[j].name
+	})
+	var out []string
+	for i := 0; i < len(all) && i < 3; i++ {
+		out = append(out, all[i].name)
+	}
+	return out
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+type runtimeFile struct{ src, abs, dst string }
+
+// runtimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files,
+// checking each source exists.
+func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
+	var out []runtimeFile
+	for _, f := range c.Files {
+		src, dst, _ := strings.Cut(f, ":")
+		abs := src
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(c.Dir, src)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("stage image: SLIMAGE_FILES source %s (%s) does not exist: fix the path, relative to %s", src, abs, c.Dir)
+		}
+		if fi.IsDir() {
+			return nil, fmt.Errorf("stage image: SLIMAGE_FILES source %s is a folder: list its files, or put them in %s/", src, DataDir)
+		}
+		out = append(out, runtimeFile{src: src, abs: abs, dst: path.Clean(dst)})
+	}
+	data := filepath.Join(c.Dir, DataDir)
+	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(data, p)
+		out = append(out, runtimeFile{src: filepath.ToSlash(filepath.Join(DataDir, rel)), abs: p, dst: path.Join(AppDir, filepath.ToSlash(rel))})
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("stage image: read %s: %w", data, err)
+	}
+	return out, nil
+}
+
+// labels are the OCI annotations, from the module and git. "created" is the
+// commit time (or SOURCE_DATE_EPOCH), never "now": the same commit gives the
+// same labels, and the image stays cacheable.
+func labels(ctx context.Context, c *config.Config) map[string]string {
+	l := map[string]string{
+		"org.opencontainers.image.title":   c.Binary,
+		"org.opencontainers.image.version": c.Version,
+	}
+	if src := gitOutput(ctx, c.Dir, "config", "--get", "remote.origin.url"); src != "" {
+		l["org.opencontainers.image.source"] = src
+	} else if first, _, _ := strings.Cut(c.Module.Path, "/"); strings.Contains(first, ".") {
+		l["org.opencontainers.image.source"] = "https://" + c.Module.Path
+	}
+	if rev := gitOutput(ctx, c.Dir, "rev-parse", "HEAD"); rev != "" {
+		l["org.opencontainers.image.revision"] = rev
+	}
+	epoch := os.Getenv("SOURCE_DATE_EPOCH")
+	if epoch == "" {
+		epoch = gitOutput(ctx, c.Dir, "log", "-1", "--format=%ct")
+	}
+	if sec, err := strconv.ParseInt(epoch, 10, 64); err == nil {
+		l["org.opencontainers.image.created"] = time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	}
+	return l
+}
+
+func gitOutput(ctx context.Context, dir string, args ...string) string {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,0 +1,30 @@
+# Written by slimage for api v2.3.4-5-gabcdef0. The build context is this
+# folder, which holds exactly the files below:  docker build -t <image> .
+FROM scratch
+
+# Least-changing first, so a code change rebuilds only the binary layer.
+# rootfs/ holds /etc/passwd and /etc/group (root, nonroot 65532), an empty /tmp
+# (mode 1777), the CA bundle at /etc/ssl/certs/ca-certificates.crt, and the
+# Europe/Berlin zone at /usr/share/zoneinfo/Europe/Berlin (where Go looks when TZ is set)
+# and at /etc/localtime (where everything else looks).
+COPY rootfs/ /
+ENV TZ=Europe/Berlin
+
+# Files the service reads at run time:
+#   conf.yaml -> /app/conf.yaml
+#   slimage-data/templates/index.html -> /app/templates/index.html
+COPY files/ /
+
+COPY bin/api /app/api
+WORKDIR /app
+USER 0:0
+EXPOSE 8080/tcp
+EXPOSE 9090/tcp
+EXPOSE 53/udp
+ENTRYPOINT ["/app/api"]
+CMD ["-addr",":8080","--config=conf.yaml"]
+LABEL org.opencontainers.image.created="2026-01-02T03:04:05Z" \
+      org.opencontainers.image.revision="0123456789abcdef0123456789abcdef01234567" \
+      org.opencontainers.image.source="https://example.com/shop/api" \
+      org.opencontainers.image.title="api" \
+      org.opencontainers.image.version="v2.3.4-5-gabcdef0"
