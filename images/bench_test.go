@@ -22,8 +22,7 @@ func BenchmarkNoopImage(b *testing.B) {
 	root := testkit.RepoRoot(b)
 	dist := b.TempDir()
 	ref := "slimage-bench/hello:noop"
-	mage := filepath.Join(b.TempDir(), "mage")
-	testkit.Go(b, root, "build", "-o", mage, "github.com/magefile/mage")
+	mage := testkit.Mage(b)
 	env := append(os.Environ(), "SLIMAGE_DIST="+dist, "SLIMAGE_VERSION=bench", "SLIMAGE_IMAGE="+ref,
 		"MAGEFILE_CACHE="+b.TempDir())
 	mageImage := func(extra ...string) *exec.Cmd {
@@ -31,30 +30,30 @@ func BenchmarkNoopImage(b *testing.B) {
 		cmd.Dir, cmd.Env = root, append(env, extra...)
 		return cmd
 	}
-	out := mustOutput(b, mageImage())
+	out := testkit.Run(b, mageImage())
 	b.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
 	dockerBuild := func() *exec.Cmd {
 		return exec.Command("docker", "build", "-q", "-t", ref, filepath.Join(dist, "image"))
 	}
-	mustOutput(b, dockerBuild())
+	testkit.Run(b, dockerBuild())
 
 	b.Run("docker-build", func(b *testing.B) {
 		for b.Loop() {
-			mustOutput(b, dockerBuild())
+			testkit.Run(b, dockerBuild())
 		}
 	})
 	b.Run("mage-image", func(b *testing.B) {
 		for b.Loop() {
-			mustOutput(b, mageImage())
+			testkit.Run(b, mageImage())
 		}
 	})
 	b.Run("mage-image-hashfast", func(b *testing.B) {
 		for b.Loop() {
-			mustOutput(b, mageImage("MAGEFILE_HASHFAST=1"))
+			testkit.Run(b, mageImage("MAGEFILE_HASHFAST=1"))
 		}
 	})
 	b.Run("overhead", func(b *testing.B) {
-		img := mustOutput(b, exec.Command("docker", "image", "inspect", "-f", "{{.Size}}", ref))
+		img := testkit.Run(b, exec.Command("docker", "image", "inspect", "-f", "{{.Size}}", ref))
 		bin, err := os.Stat(filepath.Join(dist, "image", "bin", "hello"))
 		if err != nil {
 			b.Fatal(err)
@@ -68,13 +67,4 @@ func BenchmarkNoopImage(b *testing.B) {
 		b.ReportMetric(float64(size-bin.Size())/1024, "overhead-KiB")
 		b.Logf("%s", out)
 	})
-}
-
-func mustOutput(b testing.TB, cmd *exec.Cmd) string {
-	b.Helper()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
-	}
-	return string(out)
 }

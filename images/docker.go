@@ -14,6 +14,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/slimage/slimage/config"
 )
 
 // Connect returns a client for the Docker Engine API. slimage talks to the
@@ -75,23 +77,46 @@ func firstLine(err error) string {
 
 // Built is the result of a build.
 type Built struct {
-	Ref  string
-	ID   string
-	Size int64 // the image's size as the daemon reports it
+	Ref       string
+	ID        string
+	Size      int64 // the image's size as the daemon reports it
+	Unchanged bool  // ref already was this context's image: nothing was built
 }
+
+// ContextLabel carries the staged context's digest on the image. It is set
+// by the build call, not written in the Dockerfile, so the Dockerfile stays
+// the same for a given spec and a user's own build of it is unaffected.
+const ContextLabel = "com.github.slimage.context"
 
 // BuildWithDocker builds the staged context and tags it ref. Only the staged
 // folder is sent as the build context. The builder's output goes to progress
 // (io.Discard for quiet). The tag is applied by the daemon only when the
 // build succeeds, so a failed build never leaves ref pointing at a broken
 // image.
-func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext, ref string, progress io.Writer) (Built, error) {
+//
+// When ref already names an image built from a context with the same
+// digest, nothing is sent: a no-op image step costs one inspect.
+func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext, p config.Platform, ref string, progress io.Writer) (Built, error) {
+	want := p.OS + "/" + p.Arch
+	if prev, err := cli.ImageInspect(ctx, ref); err == nil && prev.Config != nil &&
+		prev.Config.Labels[ContextLabel] == sc.Digest && prev.Os+"/"+prev.Architecture == want {
+		fmt.Fprintf(progress, "%s is up to date (context %s)\n", ref, sc.Digest)
+		return Built{Ref: ref, ID: prev.ID, Size: prev.Size, Unchanged: true}, nil
+	}
+	native, err := DaemonPlatform(ctx, cli)
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: %w", ref, err)
+	}
+	if want != native {
+		return Built{}, fmt.Errorf("build image %s: Docker's builder here builds only %s, not %s: set SLIMAGE_PLATFORMS=%s (images for other platforms are not supported yet)", ref, native, p, native)
+	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarDir(sc.Dir, pw)) }()
 	defer pr.Close()
 
 	res, err := cli.ImageBuild(ctx, pr, client.ImageBuildOptions{
 		Tags: []string{ref}, Dockerfile: "Dockerfile", Remove: true, ForceRemove: true,
+		Labels: map[string]string{ContextLabel: sc.Digest},
 	})
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %s", ref, firstLine(err))

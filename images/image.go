@@ -31,19 +31,16 @@ func Build(ctx context.Context, c *config.Config, progress, out io.Writer) (Buil
 		return Built{}, err
 	}
 	defer cli.Close()
-	native, err := DaemonPlatform(ctx, cli)
-	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: %w", c.Image, err)
-	}
-	if base := p.OS + "/" + p.Arch; base != native {
-		return Built{}, fmt.Errorf("build image %s: Docker's builder here builds only %s, not %s: set SLIMAGE_PLATFORMS=%s (images for other platforms are not supported yet)", c.Image, native, p, native)
-	}
-	b, err := BuildWithDocker(ctx, cli, sc, c.Image, progress)
+	b, err := BuildWithDocker(ctx, cli, sc, p, c.Image, progress)
 	if err != nil {
 		return Built{}, err
 	}
-	fmt.Fprintf(out, "image %s  %s  %s (binary %s + %s)  %s\n", b.Ref, shortID(b.ID), size(b.Size),
-		size(sc.BinarySize), size(b.Size-sc.BinarySize), rel(sc.Dockerfile))
+	note := ""
+	if b.Unchanged {
+		note = "  (unchanged)"
+	}
+	fmt.Fprintf(out, "image %s  %s  %s (binary %s + %s)  %s%s\n", b.Ref, shortID(b.ID), size(b.Size),
+		size(sc.BinarySize), size(b.Size-sc.BinarySize), rel(sc.Dockerfile), note)
 	return b, nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -33,6 +35,7 @@ type StagedContext struct {
 	Dockerfile string // dist/image/Dockerfile
 	Spec       Spec
 	BinarySize int64
+	Digest     string // of every file's path, mode and content: see ContextDigest
 }
 
 // Stage writes the build context for binary (built for c) into
@@ -108,7 +111,45 @@ func Stage(ctx context.Context, c *config.Config, binary string) (*StagedContext
 	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}
-	return &StagedContext{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: spec, BinarySize: bi.Size()}, nil
+	digest, err := ContextDigest(final)
+	if err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	return &StagedContext{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: spec, BinarySize: bi.Size(), Digest: digest}, nil
+}
+
+// ContextDigest hashes what a build context means to the builder: each
+// entry's path, type and mode, and each file's content, in path order.
+// Times and owners are left out: the staged files are rewritten on every
+// run, and the legacy builder ignores both for caching.
+func ContextDigest(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(h, "%s\x00%v\x00%d\x00", filepath.ToSlash(rel), info.Mode(), info.Size())
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(h, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // stager writes files under root and keeps the first error.

@@ -20,14 +20,14 @@ func BenchmarkNoopBuild(b *testing.B) {
 	testkit.HermeticGo(b)
 	root := testkit.RepoRoot(b)
 	dist := b.TempDir()
-	mage := buildMage(b)
+	mage := testkit.Mage(b)
 	env := append(os.Environ(), "SLIMAGE_DIST="+dist, "SLIMAGE_VERSION=bench", "MAGEFILE_CACHE="+b.TempDir())
 	mageBuild := func(extra ...string) *exec.Cmd {
 		cmd := exec.Command(mage, "build")
 		cmd.Dir, cmd.Env = root, append(env, extra...)
 		return cmd
 	}
-	mustRun(b, mageBuild()) // warm: compile the magefile, build the binary once
+	testkit.Run(b, mageBuild()) // warm: compile the magefile, build the binary once
 
 	c := &config.Config{Dir: filepath.Join(root, "testdata", "hello"), Main: ".", VersionVar: "main.version", Version: "bench"}
 	out := filepath.Join(dist, config.Platform{OS: "linux", Arch: hostArch(b)}.DistDir(), "hello")
@@ -36,30 +36,23 @@ func BenchmarkNoopBuild(b *testing.B) {
 		cmd.Dir, cmd.Env = c.Dir, append(os.Environ(), "CGO_ENABLED=0")
 		return cmd
 	}
-	mustRun(b, goBuild())
+	testkit.Run(b, goBuild())
 
 	b.Run("go-build", func(b *testing.B) {
 		for b.Loop() {
-			mustRun(b, goBuild())
+			testkit.Run(b, goBuild())
 		}
 	})
 	b.Run("mage-build", func(b *testing.B) {
 		for b.Loop() {
-			mustRun(b, mageBuild())
+			testkit.Run(b, mageBuild())
 		}
 	})
 	b.Run("mage-build-hashfast", func(b *testing.B) {
 		for b.Loop() {
-			mustRun(b, mageBuild("MAGEFILE_HASHFAST=1"))
+			testkit.Run(b, mageBuild("MAGEFILE_HASHFAST=1"))
 		}
 	})
-}
-
-func mustRun(b testing.TB, cmd *exec.Cmd) {
-	b.Helper()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("%v: %v\n%s", cmd.Args, err, out)
-	}
 }
 
 func hostArch(b testing.TB) string {

@@ -14,14 +14,6 @@ import (
 	"github.com/slimage/slimage/internal/testkit"
 )
 
-// buildMage compiles the mage binary this module requires.
-func buildMage(t testing.TB) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "mage")
-	testkit.Go(t, testkit.RepoRoot(t), "build", "-o", bin, "github.com/magefile/mage")
-	return bin
-}
-
 // consumerModule writes a module that imports slimage's targets the way
 // another repository would: a go.mod that requires slimage (replaced by this
 // checkout) and a magefile with //mage:import.
@@ -65,18 +57,9 @@ func consumerModule(t *testing.T, magefile string) string {
 	return dir
 }
 
-func run(t *testing.T, cmd *exec.Cmd) string {
-	t.Helper()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
-	}
-	return string(out)
-}
-
 func TestConsumerMagefileImportsTargets(t *testing.T) {
 	testkit.HermeticGo(t)
-	mage := buildMage(t)
+	mage := testkit.Mage(t)
 	dir := consumerModule(t, `//go:build mage
 
 package main
@@ -97,7 +80,7 @@ func init() {
 
 	list := exec.Command(mage, "-l")
 	list.Dir, list.Env = dir, append(os.Environ(), env...)
-	out := run(t, list)
+	out := testkit.Run(t, list)
 	var targets []string
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, "  ") {
@@ -111,7 +94,7 @@ func init() {
 	build := exec.Command(mage, "-v", "build")
 	build.Dir = dir
 	build.Env = append(os.Environ(), append(env, "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64")...)
-	out = run(t, build)
+	out = testkit.Run(t, build)
 	for _, want := range []string{"slimage configuration:", "SLIMAGE_PLATFORMS    linux/amd64,linux/arm64",
 		"deps example.com/consumer/svc: no dependencies", "build linux/amd64", "build linux/arm64"} {
 		if !strings.Contains(out, want) {

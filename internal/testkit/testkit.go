@@ -139,3 +139,39 @@ func ContainerEnv() {
 		}
 	}
 }
+
+// ErrorMentions fails the test unless err is a one-line error that contains
+// every one of want: what users rely on is that the message names the culprit.
+func ErrorMentions(t testing.TB, err error, want ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error %q does not mention %q", msg, w)
+		}
+	}
+}
+
+// Mage builds the mage binary this module requires and returns its path.
+func Mage(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mage")
+	Go(t, RepoRoot(t), "build", "-o", bin, "github.com/magefile/mage")
+	return bin
+}
+
+// Run runs cmd and returns its combined output, failing the test if it fails.
+func Run(t testing.TB, cmd *exec.Cmd) string {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return string(out)
+}
