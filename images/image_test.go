@@ -243,6 +243,16 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := containerCount(t, cli)
+	// The legacy builder keeps the steps it finished as untagged cache
+	// images, as an interrupted docker build does; this test removes them.
+	dangling := danglingImages(t, cli)
+	t.Cleanup(func() {
+		for id := range danglingImages(t, cli) {
+			if !dangling[id] {
+				removeImage(cli, id)
+			}
+		}
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := images.Build(ctx, c, cancelOnWrite(cancel), io.Discard)
@@ -277,6 +287,19 @@ func containerCount(t *testing.T, cli *client.Client) int {
 		t.Fatal(err)
 	}
 	return len(res.Items)
+}
+
+func danglingImages(t *testing.T, cli *client.Client) map[string]bool {
+	t.Helper()
+	res, err := cli.ImageList(context.Background(), client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, img := range res.Items {
+		ids[img.ID] = true
+	}
+	return ids
 }
 
 func TestInvalidImageReference(t *testing.T) {
