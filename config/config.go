@@ -16,7 +16,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	"golang.org/x/mod/modfile"
@@ -45,6 +47,12 @@ type Config struct {
 	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
 	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
 
+	VerifyTLS      string        // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
+	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path on the first port that must answer 2xx
+	VerifyTimeout  time.Duration // SLIMAGE_VERIFY_TIMEOUT: how long the service may take to answer
+	VerifyGrace    time.Duration // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
+	VerifyMinRoots int           // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
+
 	// Filled by Resolve from go.mod and the go command; not settings.
 	Module   Module
 	Vendor   bool // vendor/modules.txt exists: build with -mod=vendor
@@ -63,13 +71,15 @@ type Module struct {
 
 // Default returns the settings that need no module to derive.
 func Default() *Config {
-	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot"}
+	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot",
+		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50}
 }
 
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
-	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES"}
+	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
+	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
 // (os.LookupEnv in real use). A variable set to "" counts only for
@@ -115,6 +125,26 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Args = strings.Fields(v)
 		case "SLIMAGE_FILES":
 			c.Files = splitList(v, ",")
+		case "SLIMAGE_VERIFY_TLS":
+			c.VerifyTLS = v
+		case "SLIMAGE_VERIFY_HEALTH":
+			c.VerifyHealth = v
+		case "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("read %s: %q is not a duration: write e.g. 30s or 2m", name, v)
+			}
+			if name == "SLIMAGE_VERIFY_TIMEOUT" {
+				c.VerifyTimeout = d
+			} else {
+				c.VerifyGrace = d
+			}
+		case "SLIMAGE_VERIFY_MIN_ROOTS":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("read SLIMAGE_VERIFY_MIN_ROOTS: %q is not a count: write e.g. 50", v)
+			}
+			c.VerifyMinRoots = n
 		}
 	}
 	return nil
@@ -400,6 +430,11 @@ func (c *Config) String() string {
 	row("SLIMAGE_PORTS", strings.Join(c.Ports, ","), "")
 	row("SLIMAGE_ARGS", strings.Join(c.Args, " "), "")
 	row("SLIMAGE_FILES", strings.Join(c.Files, ","), "")
+	row("SLIMAGE_VERIFY_TLS", c.VerifyTLS, "")
+	row("SLIMAGE_VERIFY_HEALTH", c.VerifyHealth, "")
+	row("SLIMAGE_VERIFY_TIMEOUT", c.VerifyTimeout.String(), "")
+	row("SLIMAGE_VERIFY_GRACE", c.VerifyGrace.String(), "")
+	row("SLIMAGE_VERIFY_MIN_ROOTS", strconv.Itoa(c.VerifyMinRoots), "")
 	return b.String()
 }
 
@@ -410,10 +445,23 @@ func optional(prefix, v string) string {
 	return prefix + v
 }
 
-// Load builds the effective configuration: Default, then each of defaults,
-// then the environment as lookup reports it (os.LookupEnv in real use), then
-// each of overrides, then Resolve for whatever is still empty.
+// Load builds the effective configuration: LoadSettings, then Resolve for
+// whatever is still empty.
 func Load(ctx context.Context, defaults, overrides []func(*Config), lookup func(string) (string, bool)) (*Config, error) {
+	c, err := LoadSettings(defaults, overrides, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Resolve(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// LoadSettings applies Default, then each of defaults, then the environment
+// as lookup reports it (os.LookupEnv in real use), then each of overrides.
+// It needs no Go module: verifying an image built elsewhere starts here.
+func LoadSettings(defaults, overrides []func(*Config), lookup func(string) (string, bool)) (*Config, error) {
 	c := Default()
 	for _, fn := range defaults {
 		fn(c)
@@ -423,9 +471,6 @@ func Load(ctx context.Context, defaults, overrides []func(*Config), lookup func(
 	}
 	for _, fn := range overrides {
 		fn(c)
-	}
-	if err := c.Resolve(ctx); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

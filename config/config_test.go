@@ -166,3 +166,17 @@ func TestEffectiveConfigIsPrinted(t *testing.T) {
 		}
 	}
 }
+
+// Verifying an image built elsewhere needs settings, not a Go module.
+func TestLoadSettingsNeedsNoModule(t *testing.T) {
+	t.Chdir(t.TempDir())
+	c, err := config.LoadSettings(nil, nil, lookupFrom(map[string]string{"SLIMAGE_TZ": "Europe/Berlin", "SLIMAGE_VERIFY_TIMEOUT": "5s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TZ != "Europe/Berlin" || c.VerifyTimeout.String() != "5s" || c.VerifyMinRoots != 50 {
+		t.Errorf("settings: %+v", c)
+	}
+	_, err = config.LoadSettings(nil, nil, lookupFrom(map[string]string{"SLIMAGE_VERIFY_GRACE": "soon"}))
+	testkit.ErrorMentions(t, err, "SLIMAGE_VERIFY_GRACE", `"soon"`)
+}

@@ -1,12 +1,17 @@
 package images_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -67,4 +72,39 @@ func BenchmarkNoopImage(b *testing.B) {
 		b.ReportMetric(float64(size-bin.Size())/1024, "overhead-KiB")
 		b.Logf("%s", out)
 	})
+}
+
+// BenchmarkVerify is the wall time of verify on the sample image, with the
+// probe already built (the go command's cache makes later builds no-ops).
+func BenchmarkVerify(b *testing.B) {
+	testkit.ContainerEnv()
+	testkit.HermeticGo(b)
+	cli, err := images.Connect(context.Background())
+	if err != nil {
+		b.Skipf("skipping: Docker is unreachable (%v)", err)
+	}
+	defer cli.Close()
+	dir := testkit.CopySample(b, "hello")
+	c, err := config.Load(context.Background(), []func(*config.Config){func(c *config.Config) {
+		c.Dir, c.Dist, c.Version, c.Image = dir, filepath.Join(dir, "dist"), "bench", "slimage-bench/hello:verify"
+		c.Ports, c.VerifyHealth, c.VerifyTLS = []string{"8080"}, "/healthz", "off"
+	}}, nil, func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer removeImage(cli, c.Image)
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := images.Build(context.Background(), c, io.Discard, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
+		b.Fatal(err) // warms the probe build
+	}
+	for b.Loop() {
+		if _, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -44,7 +45,18 @@ func docker(t *testing.T) *client.Client {
 
 func TestMain(m *testing.M) {
 	testkit.ContainerEnv()
-	os.Exit(m.Run())
+	code := m.Run()
+	// After the whole suite, no container that verify started may be left.
+	if cli, err := images.Connect(context.Background()); err == nil {
+		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
+			Filters: make(client.Filters).Add("label", images.SessionLabel)})
+		if err == nil && len(res.Items) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: %d containers started by verify are left (docker ps -a --filter label=%s)\n", len(res.Items), images.SessionLabel)
+			code = 1
+		}
+		cli.Close()
+	}
+	os.Exit(code)
 }
 
 var refSafe = regexp.MustCompile(`[^a-z0-9]+`)

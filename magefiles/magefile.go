@@ -17,7 +17,16 @@ func init() {
 	targets.Defaults(func(c *config.Config) {
 		c.Dir = filepath.Join("testdata", "hello")
 		c.Ports = []string{"8080"}
+		c.VerifyHealth = "/healthz"
+		// This repository makes no live calls to public hosts: the trust
+		// store checks still run; set SLIMAGE_VERIFY_TLS to call a URL.
+		c.VerifyTLS = "off"
 	})
+	// testcontainers' reaper image cannot be pulled everywhere; slimage
+	// removes its own containers. A value the user set is left alone.
+	if _, ok := os.LookupEnv("TESTCONTAINERS_RYUK_DISABLED"); !ok {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
 	// The sample's one dependency ships in testdata/goproxy, so building the
 	// sample needs no network. A GOPROXY the user set is left alone.
 	if _, ok := os.LookupEnv("GOPROXY"); !ok {

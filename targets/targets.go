@@ -34,6 +34,14 @@ var (
 	}
 )
 
+// settings is the configuration without the Go module (for VerifyImage,
+// which may run where there is none).
+func settings() (*config.Config, error) {
+	setup.Lock()
+	defer setup.Unlock()
+	return config.LoadSettings(setup.defaults, setup.overrides, os.LookupEnv)
+}
+
 // Defaults registers fn to change slimage's defaults before the SLIMAGE_*
 // environment variables are applied: the environment still wins. Call it
 // from a magefile's init. This repository's magefile uses it to point
@@ -94,10 +102,37 @@ func Image(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	progress := io.Discard
-	if mg.Verbose() {
-		progress = os.Stdout
-	}
-	_, err = images.Build(ctx, c, progress, os.Stdout)
+	_, err = images.Build(ctx, c, progress(), os.Stdout)
 	return err
+}
+
+// Verify starts the image and proves from inside it that TLS calls validate
+// and the time zone is right.
+func Verify(ctx context.Context) error {
+	mg.CtxDeps(ctx, Image)
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = images.Verify(ctx, c, c.Image, progress(), os.Stdout)
+	return err
+}
+
+// VerifyImage runs verify's checks on an image already in the local Docker,
+// built anywhere: mage verifyImage myapp:1.2.3.
+func VerifyImage(ctx context.Context, ref string) error {
+	c, err := settings()
+	if err != nil {
+		return err
+	}
+	_, err = images.Verify(ctx, c, ref, progress(), os.Stdout)
+	return err
+}
+
+// progress is where libraries stream their details: stdout under mage -v.
+func progress() io.Writer {
+	if mg.Verbose() {
+		return os.Stdout
+	}
+	return io.Discard
 }

@@ -1,0 +1,623 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	stdlog "log"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/gotool"
+)
+
+// ProbeReport is what the probe (images/probe) prints from inside the image.
+type ProbeReport struct {
+	Time struct {
+		TZ            string            `json:"tz"`
+		TZSet         bool              `json:"tz_set"`
+		Local         string            `json:"local"`
+		Offsets       map[string]string `json:"offsets"`
+		Localtime     bool              `json:"localtime"`
+		ZoneFile      bool              `json:"zone_file"`
+		LocaltimeSame bool              `json:"localtime_same"`
+	} `json:"time"`
+	Trust struct {
+		Source    string   `json:"source"`
+		Roots     int      `json:"roots"`
+		Present   []string `json:"present"`
+		Expired   []string `json:"expired"`
+		PoolError string   `json:"pool_error,omitempty"`
+	} `json:"trust"`
+	TLS []struct {
+		URL     string `json:"url"`
+		Status  int    `json:"status,omitempty"`
+		Version string `json:"version,omitempty"`
+		Root    string `json:"root,omitempty"`
+		Error   string `json:"error,omitempty"`
+		Kind    string `json:"kind,omitempty"`
+	} `json:"tls"`
+}
+
+// Check is one row of the verify table. A failed check carries its cause
+// and the fix in one line.
+type Check struct {
+	Name     string `json:"name"`
+	Expected string `json:"expected"`
+	Got      string `json:"got"`
+	Pass     bool   `json:"pass"`
+	Cause    string `json:"cause,omitempty"`
+}
+
+// VerifyReport is the result for one platform of an image, as written to
+// dist/verify/<os>_<arch>.json.
+type VerifyReport struct {
+	Image    string       `json:"image"`
+	Platform string       `json:"platform"`
+	Passed   bool         `json:"passed"`
+	Checks   []Check      `json:"checks"`
+	Probe    *ProbeReport `json:"probe,omitempty"`
+}
+
+// DefaultTLSURL is called from inside the container when SLIMAGE_VERIFY_TLS
+// is unset. Where the container has no route to it, the call is reported as
+// skipped and the trust-store checks decide; a certificate error fails.
+const DefaultTLSURL = "https://example.com/"
+
+// SessionLabel marks every container one verify run starts, so that all of
+// them are removed at the end whatever happened, even when testcontainers
+// failed halfway and returned no handle.
+const SessionLabel = "com.github.slimage.verify"
+
+//go:embed probe/main.go
+var probeSource []byte
+
+// Verify starts ref as built and proves from inside it that it starts, that
+// TZ and the zone files make Go see c.TZ, that the trust store is complete,
+// and that HTTPS calls validate. It prints a table to out, writes
+// <dist>/verify/<os>_<arch>.json, and fails if any check fails. Every
+// container it starts is removed before it returns, also on cancellation.
+// testcontainers' own progress goes to progress (io.Discard for quiet).
+func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*VerifyReport, error) {
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	img, err := cli.ImageInspect(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, firstLine(err))
+	}
+	p := config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}
+	probe, err := buildProbe(ctx, c, p)
+	if err != nil {
+		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, p, err)
+	}
+	session := session{id: newSession(), logger: tclog.NewNoopLogger()}
+	if progress != io.Discard {
+		session.logger = stdlog.New(progress, "", stdlog.LstdFlags)
+	}
+	// The "Connected to docker" banner goes through testcontainers' default
+	// logger, not the per-container one.
+	defer tclog.SetDefault(tclog.Default())
+	tclog.SetDefault(session.logger)
+	defer sweep(cli, session.id)
+
+	rep := &VerifyReport{Image: ref, Platform: p.String()}
+	var exposed map[string]struct{}
+	if img.Config != nil {
+		exposed = img.Config.ExposedPorts
+	}
+	start := checkStart(ctx, c, ref, exposed, probe, session)
+	rep.Checks = append(rep.Checks, start)
+	if start.Pass {
+		pr, err := runProbe(ctx, c, ref, probe, session)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s %s: %w", ref, p, err)
+		}
+		rep.Probe = pr
+		checks, err := judge(c, pr)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s %s: %w", ref, p, err)
+		}
+		rep.Checks = append(rep.Checks, checks...)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rep.Passed = true
+	for _, ch := range rep.Checks {
+		rep.Passed = rep.Passed && ch.Pass
+	}
+	path := filepath.Join(c.Dist, "verify", p.DistDir()+".json")
+	if err := writeJSON(path, rep); err != nil {
+		return rep, fmt.Errorf("verify %s %s: write %s: %w", ref, p, path, err)
+	}
+	printReport(out, rep, path)
+	if !rep.Passed {
+		failed := 0
+		for _, ch := range rep.Checks {
+			if !ch.Pass {
+				failed++
+			}
+		}
+		return rep, fmt.Errorf("verify %s %s: %d of %d checks failed (details above and in %s)", ref, p, failed, len(rep.Checks), rel(path))
+	}
+	return rep, nil
+}
+
+// buildProbe writes the embedded probe source to a module of its own in the
+// user cache (once per probe version) and builds it for p like any slimage
+// binary: static, stripped, and cached by the go command.
+func buildProbe(ctx context.Context, c *config.Config, p config.Platform) (string, error) {
+	sum := sha256.Sum256(probeSource)
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	src := filepath.Join(cache, "slimage", "probe-"+hex.EncodeToString(sum[:6]))
+	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
+		if err := writeProbeModule(src); err != nil {
+			return "", err
+		}
+	}
+	dist, err := filepath.Abs(filepath.Join(c.Dist, "verify", "probe"))
+	if err != nil {
+		return "", err
+	}
+	pc := &config.Config{Dir: src, Main: ".", Binary: "slimage-probe", Dist: dist}
+	a, err := gobuild.BuildPlatform(ctx, pc, p)
+	return a.Path, err
+}
+
+func writeProbeModule(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".probe-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module slimage.local/probe\n\ngo 1.22\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "main.go"), probeSource, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) {
+		if _, statErr := os.Stat(filepath.Join(dir, "main.go")); statErr != nil {
+			return err // a concurrent run may have won the rename; that is fine
+		}
+	}
+	return nil
+}
+
+const probePath = "/slimage-probe"
+
+func probeFile(bin string) testcontainers.ContainerFile {
+	return testcontainers.ContainerFile{HostFilePath: bin, ContainerFilePath: probePath, FileMode: 0o755}
+}
+
+// checkStart runs the image as built (its entrypoint, its user). With an
+// exposed port, a probe that shares the service's network namespace waits
+// until the port answers (and SLIMAGE_VERIFY_HEALTH returns 2xx); without
+// one, the service must stay up for the grace period or exit 0.
+func checkStart(ctx context.Context, c *config.Config, ref string, exposed map[string]struct{}, probe string, session session) Check {
+	ch := Check{Name: "start"}
+	app, err := runContainer(ctx, ref, session)
+	defer terminate(app)
+	if err != nil {
+		ch.Expected, ch.Got = "starts", "did not start"
+		ch.Cause = "start: " + firstLine(err)
+		return ch
+	}
+	port := firstPort(exposed)
+	if port == "" {
+		ch.Expected = fmt.Sprintf("up for %s, or exits 0", c.VerifyGrace)
+		select {
+		case <-ctx.Done():
+			ch.Got, ch.Cause = "cancelled", "start: cancelled"
+			return ch
+		case <-time.After(c.VerifyGrace):
+		}
+		st, err := app.State(context.WithoutCancel(ctx))
+		switch {
+		case err != nil:
+			ch.Got, ch.Cause = "unknown", "start: "+firstLine(err)
+		case st.Running || st.ExitCode == 0:
+			ch.Got, ch.Pass = "up", true
+			if !st.Running {
+				ch.Got = "exited 0"
+			}
+		default:
+			ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
+			ch.Cause = fmt.Sprintf("start: the service exited with code %d; its last log lines: %s", st.ExitCode, logTail(app))
+		}
+		return ch
+	}
+	ch.Expected = "answers on " + port
+	if c.VerifyHealth != "" {
+		ch.Expected += ", GET " + c.VerifyHealth + " 2xx"
+	}
+	args := []string{"wait", "-port", port, "-timeout", c.VerifyTimeout.String()}
+	if c.VerifyHealth != "" {
+		args = append(args, "-path", c.VerifyHealth)
+	}
+	waiter, err := runContainer(ctx, ref, session,
+		testcontainers.WithEntrypoint(probePath), testcontainers.WithCmd(args...),
+		testcontainers.WithFiles(probeFile(probe)),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = container.NetworkMode("container:" + app.GetContainerID())
+		}),
+		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(c.VerifyTimeout+30*time.Second)))
+	defer terminate(waiter)
+	exit, said := -1, ""
+	if err == nil {
+		exit, said = exitAndLogs(waiter)
+	}
+	if exit == 0 {
+		ch.Got, ch.Pass = "ready", true
+		return ch
+	}
+	// The service's own state explains most failures: it exited.
+	if st, serr := app.State(context.WithoutCancel(ctx)); serr == nil && !st.Running {
+		ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
+		ch.Cause = fmt.Sprintf("start: the service exited with code %d before answering on %s; its last log lines: %s", st.ExitCode, port, logTail(app))
+		return ch
+	}
+	if err != nil {
+		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+firstLine(err)
+		return ch
+	}
+	ch.Got = "no answer"
+	ch.Cause = fmt.Sprintf("start: %s: check that the service listens on %s (on all interfaces, not 127.0.0.1 of another namespace) or raise SLIMAGE_VERIFY_TIMEOUT; its last log lines: %s", strings.TrimSpace(said), port, logTail(app))
+	return ch
+}
+
+// runProbe runs the probe in the image with host networking, so that a
+// test's HTTPS server on the host's 127.0.0.1 is reachable from it.
+func runProbe(ctx context.Context, c *config.Config, ref, probe string, session session) (*ProbeReport, error) {
+	urls := tlsURLs(c.VerifyTLS)
+	ctr, err := runContainer(ctx, ref, session,
+		testcontainers.WithEntrypoint(probePath), testcontainers.WithCmd("report", "-tls", strings.Join(urls, ",")),
+		testcontainers.WithFiles(probeFile(probe)),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = "host" }),
+		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(2*time.Minute)))
+	defer terminate(ctr)
+	if err != nil {
+		return nil, fmt.Errorf("run the probe: %s", firstLine(err))
+	}
+	exit, out := exitAndLogs(ctr)
+	var pr ProbeReport
+	if exit != 0 || json.Unmarshal([]byte(lastLine(out)), &pr) != nil {
+		return nil, fmt.Errorf("the probe exited %d without a report: %s", exit, lastLine(out))
+	}
+	return &pr, nil
+}
+
+func tlsURLs(setting string) []string {
+	switch strings.TrimSpace(setting) {
+	case "":
+		return []string{DefaultTLSURL}
+	case "off":
+		return nil
+	}
+	var urls []string
+	for _, u := range strings.Split(setting, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// instants must match the probe's; the expected offsets are computed here
+// on the host from the very zone data slimage puts into images.
+var instants = []string{"1980-01-01T00:00:00Z", "1988-07-01T00:00:00Z", "2000-01-01T00:00:00Z", "2024-07-01T00:00:00Z"}
+
+const knownRootCount = 8 // the probe's knownRoots
+
+// judge turns the probe's report into checks against the configuration.
+func judge(c *config.Config, pr *ProbeReport) ([]Check, error) {
+	var checks []Check
+	t := pr.Time
+	zone := c.TZ
+	if zone != "" {
+		goroot := c.GoEnv.GOROOT
+		if goroot == "" {
+			env, err := gotool.ReadEnv(context.Background())
+			if err != nil {
+				return nil, err
+			}
+			goroot = env.GOROOT
+		}
+		data, err := zoneData(goroot, zone)
+		if err != nil {
+			return nil, err
+		}
+		loc, err := time.LoadLocationFromTZData(zone, data)
+		if err != nil {
+			return nil, fmt.Errorf("read zone %s: %w", zone, err)
+		}
+		tz := Check{Name: "TZ", Expected: zone, Got: t.TZ, Pass: t.TZ == zone}
+		if !t.TZSet {
+			tz.Got = "unset"
+		}
+		if !tz.Pass {
+			tz.Cause = fmt.Sprintf("TZ: the image sets TZ=%q, want %s: add ENV TZ=%s to the image", t.TZ, zone, zone)
+		}
+		local := Check{Name: "time.Local", Expected: zone, Got: t.Local, Pass: t.Local == zone}
+		if !local.Pass {
+			local.Cause = localCause(zone, t.TZSet, t.TZ, t.Local, t.ZoneFile, t.Localtime)
+		}
+		var want, got []string
+		for _, s := range instants {
+			at, _ := time.Parse(time.RFC3339, s)
+			want = append(want, s[:4]+" "+at.In(loc).Format("-07:00"))
+			got = append(got, s[:4]+" "+t.Offsets[s])
+		}
+		offsets := Check{Name: "offsets", Expected: strings.Join(want, ", "), Got: strings.Join(got, ", ")}
+		offsets.Pass = offsets.Expected == offsets.Got
+		if !offsets.Pass {
+			offsets.Cause = fmt.Sprintf("offsets: time.Local does not keep %s's history (a zone with the same offset today, such as Asia/Singapore or a fixed +08, passes a today-only check): put %s's zone file in the image", zone, zone)
+		}
+		lt := Check{Name: "/etc/localtime", Expected: "= /usr/share/zoneinfo/" + zone, Pass: t.LocaltimeSame}
+		switch {
+		case t.LocaltimeSame:
+			lt.Got = "same zone"
+		case !t.Localtime:
+			lt.Got = "missing"
+			lt.Cause = fmt.Sprintf("/etc/localtime: missing: programs that ignore TZ run in UTC: copy %s's zone file to /etc/localtime", zone)
+		case !t.ZoneFile:
+			lt.Got = "present; zoneinfo file missing"
+			lt.Cause = fmt.Sprintf("/etc/localtime: /usr/share/zoneinfo/%s is missing, so the two cannot agree: copy the zone file to both places", zone)
+		default:
+			lt.Got = "another zone"
+			lt.Cause = fmt.Sprintf("/etc/localtime: holds another zone than /usr/share/zoneinfo/%s: copy the same zone file to both places", zone)
+		}
+		checks = append(checks, tz, local, offsets, lt)
+	}
+
+	tr := pr.Trust
+	min := c.VerifyMinRoots
+	custom := c.CABundle != ""
+	if custom && min > 1 {
+		min = 1 // a custom bundle may hold just the company's roots
+	}
+	store := Check{Name: "trust store", Expected: fmt.Sprintf(">= %d roots", min),
+		Got: fmt.Sprintf("%d roots in %s", tr.Roots, orNone(tr.Source)), Pass: tr.Source != "" && tr.Roots >= min}
+	switch {
+	case tr.Source == "":
+		store.Got = "no CA bundle"
+		store.Cause = "trust store: the image has no CA bundle where Go looks (/etc/ssl/certs/ca-certificates.crt, …), so every HTTPS call fails with 'x509: certificate signed by unknown authority': copy a CA bundle into the image"
+	case !store.Pass:
+		store.Cause = fmt.Sprintf("trust store: %s holds %d roots, fewer than %d: use a complete bundle (or lower SLIMAGE_VERIFY_MIN_ROOTS for a deliberate one)", tr.Source, tr.Roots, min)
+	}
+	checks = append(checks, store)
+	if !custom {
+		known := Check{Name: "well-known roots", Expected: fmt.Sprintf("%d of %d valid", knownRootCount, knownRootCount),
+			Got: fmt.Sprintf("%d of %d valid", len(tr.Present), knownRootCount), Pass: len(tr.Present) == knownRootCount}
+		if !known.Pass {
+			known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", knownRootCount-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
+		}
+		checks = append(checks, known)
+	}
+
+	explicit := strings.TrimSpace(c.VerifyTLS) != ""
+	for _, r := range pr.TLS {
+		ch := Check{Name: "TLS " + r.URL, Expected: "verified response"}
+		switch {
+		case r.Error == "":
+			ch.Got, ch.Pass = fmt.Sprintf("%d, %s, root %s", r.Status, r.Version, rootCN(r.Root)), true
+		case r.Kind == "network" && !explicit:
+			ch.Got, ch.Pass = "live TLS call skipped: network unreachable from the container", true
+		case r.Kind == "certificate":
+			ch.Got = "certificate error"
+			ch.Cause = fmt.Sprintf("TLS %s: certificate: %s: the image's trust store does not validate this server: add its CA with SLIMAGE_EXTRA_CA", r.URL, r.Error)
+		default:
+			ch.Got = "network error"
+			ch.Cause = fmt.Sprintf("TLS %s: network: %s: make it reachable from the container (host networking), or change SLIMAGE_VERIFY_TLS", r.URL, r.Error)
+		}
+		checks = append(checks, ch)
+	}
+	return checks, nil
+}
+
+// localCause explains why Go's time.Local is not the configured zone; the
+// first case is the classic scratch-image pitfall.
+func localCause(zone string, tzSet bool, tz, local string, zoneFile, localtime bool) string {
+	got := local
+	if local == "Local" || local == "UTC" {
+		got = "UTC"
+	}
+	switch {
+	case tzSet && tz == zone && !zoneFile:
+		return fmt.Sprintf("time.Local: time.Local is %s, want %s: TZ is set, so Go ignores /etc/localtime, and /usr/share/zoneinfo/%s is missing from the image", got, zone, zone)
+	case !tzSet && !localtime:
+		return fmt.Sprintf("time.Local: time.Local is %s, want %s: neither TZ nor /etc/localtime is set in the image: add ENV TZ=%s and the zone file", got, zone, zone)
+	case !tzSet:
+		return fmt.Sprintf("time.Local: time.Local is %s, want %s: TZ is unset, so Go reads /etc/localtime, which is another zone: set ENV TZ=%s", got, zone, zone)
+	}
+	return fmt.Sprintf("time.Local: time.Local is %s, want %s: the image's TZ is %q: set ENV TZ=%s and copy its zone file", got, zone, tz, zone)
+}
+
+func rootCN(subject string) string {
+	for _, part := range strings.Split(subject, ",") {
+		if cn, ok := strings.CutPrefix(part, "CN="); ok {
+			return cn
+		}
+	}
+	return subject
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func printReport(out io.Writer, rep *VerifyReport, path string) {
+	fmt.Fprintf(out, "verify %s %s\n", rep.Image, rep.Platform)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CHECK\tEXPECTED\tGOT\tRESULT")
+	for _, ch := range rep.Checks {
+		result := "pass"
+		if !ch.Pass {
+			result = "FAIL"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ch.Name, ch.Expected, ch.Got, result)
+	}
+	tw.Flush()
+	for _, ch := range rep.Checks {
+		if !ch.Pass {
+			fmt.Fprintf(out, "FAIL %s\n", ch.Cause)
+		}
+	}
+	fmt.Fprintf(out, "report: %s\n", rel(path))
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// runContainer starts ref through testcontainers-go, labelled with the
+// session. testcontainers can panic where it finds no Docker host; that is
+// turned into an error.
+func runContainer(ctx context.Context, ref string, s session, opts ...testcontainers.ContainerCustomizer) (ctr *testcontainers.DockerContainer, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("testcontainers: %v", r)
+		}
+	}()
+	opts = append(opts, testcontainers.WithLabels(map[string]string{SessionLabel: s.id}), testcontainers.WithLogger(s.logger))
+	ctr, err = testcontainers.Run(ctx, ref, opts...)
+	if err != nil && strings.Contains(err.Error(), "reaper") {
+		err = fmt.Errorf("%w: testcontainers' reaper (Ryuk) could not start; slimage removes its own containers, so set TESTCONTAINERS_RYUK_DISABLED=true", err)
+	}
+	return ctr, err
+}
+
+func terminate(ctr *testcontainers.DockerContainer) {
+	_ = testcontainers.TerminateContainer(ctr)
+}
+
+// sweep removes every container of the session that is still there.
+func sweep(cli *client.Client, session string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", SessionLabel+"="+session)})
+	if err != nil {
+		return
+	}
+	for _, c := range res.Items {
+		_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	}
+}
+
+// session is one verify run: its label value and where testcontainers logs.
+type session struct {
+	id     string
+	logger tclog.Logger
+}
+
+func newSession() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func firstPort(exposed map[string]struct{}) string {
+	var ports []string
+	for p := range exposed {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { // tcp first, then by number
+		ti, tj := strings.HasSuffix(ports[i], "/tcp"), strings.HasSuffix(ports[j], "/tcp")
+		if ti != tj {
+			return ti
+		}
+		return ports[i] < ports[j]
+	})
+	if len(ports) == 0 {
+		return ""
+	}
+	return ports[0]
+}
+
+func exitAndLogs(ctr *testcontainers.DockerContainer) (int, string) {
+	st, err := ctr.State(context.Background())
+	if err != nil {
+		return -1, firstLine(err)
+	}
+	return st.ExitCode, logs(ctr)
+}
+
+func logs(ctr *testcontainers.DockerContainer) string {
+	rc, err := ctr.Logs(context.Background())
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	_, _ = io.Copy(&b, io.LimitReader(rc, 1<<20))
+	return b.String()
+}
+
+// logTail is the service's last few log lines, on one line.
+func logTail(ctr *testcontainers.DockerContainer) string {
+	lines := strings.Split(strings.TrimSpace(logs(ctr)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	s := strings.Join(lines, " | ")
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
