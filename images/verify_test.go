@@ -186,6 +186,12 @@ func TestCancelledVerifyLeavesNoContainer(t *testing.T) {
 	}
 }
 
+func TestVerifyWithoutDocker(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "closed.sock"))
+	_, err := images.Verify(context.Background(), config.Default(), "hello:any", io.Discard, io.Discard)
+	testkit.ErrorMentions(t, err, "DOCKER_HOST=unix://", "closed.sock", "start Docker")
+}
+
 func TestVerifyImageNotFound(t *testing.T) {
 	docker(t)
 	c := config.Default()
