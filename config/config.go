@@ -46,6 +46,8 @@ type Config struct {
 	Ports    []string // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
 	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
 	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
+	Builder  string   // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
+	Push     string   // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
 
 	VerifyTLS      string        // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
 	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path on the first port that must answer 2xx
@@ -79,6 +81,7 @@ func Default() *Config {
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
 	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
+	"SLIMAGE_BUILDER", "SLIMAGE_PUSH",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
@@ -125,6 +128,10 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Args = strings.Fields(v)
 		case "SLIMAGE_FILES":
 			c.Files = splitList(v, ",")
+		case "SLIMAGE_BUILDER":
+			c.Builder = v
+		case "SLIMAGE_PUSH":
+			c.Push = v
 		case "SLIMAGE_VERIFY_TLS":
 			c.VerifyTLS = v
 		case "SLIMAGE_VERIFY_HEALTH":
@@ -401,15 +408,11 @@ func (c *Config) String() string {
 		}
 		b.WriteByte('\n')
 	}
-	ps := make([]string, len(c.Platforms))
-	for i, p := range c.Platforms {
-		ps[i] = p.String()
-	}
 	b.WriteString("slimage configuration:\n")
 	row("SLIMAGE_DIR", c.Dir, "module "+c.Module.Path+", go "+c.Module.Go+optional(", toolchain ", c.Module.Toolchain))
 	row("SLIMAGE_MAIN", c.Main, "")
 	row("SLIMAGE_BINARY", c.Binary, "")
-	row("SLIMAGE_PLATFORMS", strings.Join(ps, ","), "")
+	row("SLIMAGE_PLATFORMS", platformList(c.Platforms), "")
 	row("SLIMAGE_DIST", c.Dist, "")
 	row("SLIMAGE_VERSION", c.Version, "")
 	stamp := ""
@@ -430,6 +433,8 @@ func (c *Config) String() string {
 	row("SLIMAGE_PORTS", strings.Join(c.Ports, ","), "")
 	row("SLIMAGE_ARGS", strings.Join(c.Args, " "), "")
 	row("SLIMAGE_FILES", strings.Join(c.Files, ","), "")
+	row("SLIMAGE_BUILDER", c.Builder, "")
+	row("SLIMAGE_PUSH", c.Push, "")
 	row("SLIMAGE_VERIFY_TLS", c.VerifyTLS, "")
 	row("SLIMAGE_VERIFY_HEALTH", c.VerifyHealth, "")
 	row("SLIMAGE_VERIFY_TIMEOUT", c.VerifyTimeout.String(), "")
@@ -523,11 +528,57 @@ func (c *Config) resolveImage() error {
 			return fmt.Errorf("check SLIMAGE_FILES: %q is not src:dst: write e.g. conf.yaml:/app/conf.yaml (src in the module, dst absolute in the image)", f)
 		}
 	}
+	if err := c.resolveBuilder(); err != nil {
+		return err
+	}
+	if c.Push != "" {
+		if _, err := reference.ParseNormalizedNamed(c.Push); err != nil {
+			return fmt.Errorf("check SLIMAGE_PUSH: %q is not a registry/repository[:tag] (%v)", c.Push, err)
+		}
+	}
 	if c.TZ != "" && (strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..")) {
 		return fmt.Errorf("check SLIMAGE_TZ: %q is not an IANA zone name: write e.g. Asia/Shanghai", c.TZ)
 	}
 	c.resolved = true
 	return nil
+}
+
+// HostPlatform is the platform the go command runs on, which Docker's
+// legacy builder can build.
+func (c *Config) HostPlatform() Platform { return Platform{OS: "linux", Arch: c.GoEnv.GOHOSTARCH} }
+
+// resolveBuilder picks Docker's builder for the one case it can do (a single
+// platform, the host's) and the OCI builder otherwise, and refuses an
+// explicit choice of Docker's builder for anything else.
+func (c *Config) resolveBuilder() error {
+	host := c.HostPlatform()
+	native := len(c.Platforms) == 1 && c.Platforms[0] == host
+	switch c.Builder {
+	case "":
+		c.Builder = "oci"
+		if native && c.Push == "" {
+			c.Builder = "docker"
+		}
+	case "docker":
+		if !native {
+			return fmt.Errorf("check SLIMAGE_BUILDER: docker builds only the host platform %s, one at a time, and SLIMAGE_PLATFORMS asks for %s: set SLIMAGE_BUILDER=oci", host, platformList(c.Platforms))
+		}
+		if c.Push != "" {
+			return errors.New("check SLIMAGE_PUSH: pushing needs SLIMAGE_BUILDER=oci (the index is built without the daemon)")
+		}
+	case "oci":
+	default:
+		return fmt.Errorf("check SLIMAGE_BUILDER: %q is not docker or oci", c.Builder)
+	}
+	return nil
+}
+
+func platformList(ps []Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 var (

@@ -144,12 +144,40 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_VERSION", "1.0 beta"}},
 		{"bad version variable", mod, map[string]string{"SLIMAGE_VERSION_VAR": "version"},
 			[]string{"SLIMAGE_VERSION_VAR", "importpath.name"}},
+		{"docker builder for a foreign platform", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PLATFORMS": "linux/s390x"},
+			[]string{"SLIMAGE_BUILDER", "linux/s390x", "SLIMAGE_BUILDER=oci"}},
+		{"unknown builder", mod, map[string]string{"SLIMAGE_BUILDER": "kaniko"},
+			[]string{"SLIMAGE_BUILDER", `"kaniko"`}},
+		{"push with the docker builder", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PUSH": "127.0.0.1:5000/a/b:c"},
+			[]string{"SLIMAGE_PUSH", "SLIMAGE_BUILDER=oci"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := load(t, tt.files, tt.env)
 			testkit.ErrorMentions(t, err, tt.want...)
 		})
+	}
+}
+
+func TestBuilderChoice(t *testing.T) {
+	files := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo}
+	for _, tt := range []struct {
+		platforms, push, want string
+	}{
+		{"", "", "docker"},
+		{"linux/" + runtime.GOARCH, "", "docker"},
+		{"linux/amd64,linux/arm64", "", "oci"},
+		{"linux/s390x", "", "oci"},
+		{"", "127.0.0.1:5000/shop:v1", "oci"},
+	} {
+		env := map[string]string{"SLIMAGE_PLATFORMS": tt.platforms, "SLIMAGE_PUSH": tt.push}
+		c, err := load(t, files, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Builder != tt.want {
+			t.Errorf("platforms %q push %q: builder %q, want %q", tt.platforms, tt.push, c.Builder, tt.want)
+		}
 	}
 }
 

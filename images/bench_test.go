@@ -7,7 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
@@ -107,4 +111,74 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkOCIBuild compares, in one run, the daemonless OCI build of one
+// platform (assemble the image from the staged context, write the OCI
+// layout) with Docker's build of the same context, uncached and cached, and
+// times a two-platform OCI build (staging included).
+func BenchmarkOCIBuild(b *testing.B) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		b.Skip("the docker CLI is needed for the docker build baseline")
+	}
+	testkit.HermeticGo(b)
+	b.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	dir := testkit.CopySample(b, "hello")
+	load := func(platforms []config.Platform) *config.Config {
+		c, err := config.Load(context.Background(), []func(*config.Config){func(c *config.Config) {
+			c.Dir, c.Dist, c.Version, c.Platforms = dir, filepath.Join(dir, "dist"), "bench", platforms
+			c.Image, c.Ports = "slimage-bench/hello:oci", []string{"8080"}
+		}}, nil, func(string) (string, bool) { return "", false })
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	one := load(nil)
+	p := one.Platforms[0]
+	sc, err := images.Stage(context.Background(), one, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { exec.Command("docker", "rmi", "-f", one.Image).Run() })
+	out := b.TempDir()
+
+	b.Run("oci-1-platform", func(b *testing.B) {
+		for b.Loop() {
+			img, err := images.OCIImage(sc, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+			if err := images.WriteLayout(idx, filepath.Join(out, "one")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("docker-build-nocache", func(b *testing.B) {
+		for b.Loop() {
+			id := strings.TrimSpace(testkit.Run(b, exec.Command("docker", "build", "--no-cache", "-q", "-t", one.Image, sc.Dir)))
+			b.Cleanup(func() { exec.Command("docker", "rmi", "-f", id).Run() }) // untagged by the next build
+		}
+	})
+	b.Run("docker-build-cached", func(b *testing.B) {
+		for b.Loop() {
+			testkit.Run(b, exec.Command("docker", "build", "-q", "-t", one.Image, sc.Dir))
+		}
+	})
+	two := load([]config.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}})
+	b.Run("oci-2-platforms", func(b *testing.B) {
+		for b.Loop() {
+			idx, _, err := images.BuildOCIIndex(context.Background(), two)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := images.WriteLayout(idx, filepath.Join(out, "two")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

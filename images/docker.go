@@ -78,6 +78,7 @@ func firstLine(err error) string {
 // Built is the result of a build.
 type Built struct {
 	Ref       string
+	Platform  config.Platform
 	ID        string
 	Size      int64 // the image's size as the daemon reports it
 	Unchanged bool  // ref already was this context's image: nothing was built
@@ -101,7 +102,7 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext,
 	if prev, err := cli.ImageInspect(ctx, ref); err == nil && prev.Config != nil &&
 		prev.Config.Labels[ContextLabel] == sc.Digest && prev.Os+"/"+prev.Architecture == want {
 		fmt.Fprintf(progress, "%s is up to date (context %s)\n", ref, sc.Digest)
-		return Built{Ref: ref, ID: prev.ID, Size: prev.Size, Unchanged: true}, nil
+		return Built{Ref: ref, Platform: p, ID: prev.ID, Size: prev.Size, Unchanged: true}, nil
 	}
 	native, err := DaemonPlatform(ctx, cli)
 	if err != nil {
@@ -142,7 +143,7 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext,
 	if id == "" {
 		id = inspect.ID
 	}
-	return Built{Ref: ref, ID: id, Size: inspect.Size}, nil
+	return Built{Ref: ref, Platform: p, ID: id, Size: inspect.Size}, nil
 }
 
 // tarDir streams dir as a tar archive, in a stable order.

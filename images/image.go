@@ -8,40 +8,115 @@ import (
 	"strings"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/gobuild"
 )
 
-// Build stages the image's context from the binary the build step made and
-// builds it with the Docker daemon, tagged c.Image. It prints one summary
-// line to out; the builder's own output goes to progress.
+// Build makes the image with the configured builder and prints one line
+// per image to out; builders' own output goes to progress.
 //
-// The daemon's builder here (the legacy one) builds only its own platform,
-// so every platform in c.Platforms must be that one.
-func Build(ctx context.Context, c *config.Config, progress, out io.Writer) (Built, error) {
-	if len(c.Platforms) != 1 {
-		return Built{}, fmt.Errorf("build image %s: the Docker builder makes one platform per image, and SLIMAGE_PLATFORMS lists %d: set SLIMAGE_PLATFORMS to the daemon's platform (multi-platform images are not supported yet)", c.Image, len(c.Platforms))
+//   - docker: stages the context and builds it with the daemon, tagged
+//     c.Image (one platform, the host's: the legacy builder makes no other);
+//   - oci: stages a context per platform, assembles the images and an OCI
+//     index without a daemon, writes <dist>/oci, pushes it to c.Push if set,
+//     and loads each platform into the local Docker for verify (see Tags).
+func Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
+	if c.Builder == "oci" {
+		return buildOCI(ctx, c, out)
 	}
 	p := c.Platforms[0]
-	sc, err := Stage(ctx, c, gobuild.OutputPath(c, p))
+	sc, err := Stage(ctx, c, p)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	cli, err := Connect(ctx)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
 	defer cli.Close()
 	b, err := BuildWithDocker(ctx, cli, sc, p, c.Image, progress)
 	if err != nil {
-		return Built{}, err
+		return nil, err
 	}
+	printBuilt(out, b, sc)
+	return []Built{b}, nil
+}
+
+// Tags are the local Docker tags of c's images, by platform: what Build
+// tags, and what verify runs.
+func Tags(c *config.Config) []Built {
+	var out []Built
+	for _, p := range c.Platforms {
+		ref := c.Image
+		if c.Builder == "oci" {
+			ref = PlatformTag(c.Image, p, c.HostPlatform().String())
+		}
+		out = append(out, Built{Ref: ref, Platform: p})
+	}
+	return out
+}
+
+func buildOCI(ctx context.Context, c *config.Config, out io.Writer) ([]Built, error) {
+	idx, imgs, err := BuildOCIIndex(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(c.Dist, "oci")
+	if err := WriteLayout(idx, dir); err != nil {
+		return nil, fmt.Errorf("write OCI layout %s: %w", dir, err)
+	}
+	digest, err := idx.Digest()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s\n", rel(dir), digest, len(imgs), plural(len(imgs)))
+	if c.Push != "" {
+		if _, err := Push(ctx, idx, c.Push); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "push %s@%s\n", c.Push, digest)
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", err)
+	}
+	defer cli.Close()
+	var built []Built
+	for i, t := range Tags(c) {
+		pi := imgs[i]
+		id, err := pi.Image.ConfigName()
+		if err != nil {
+			return nil, err
+		}
+		b := Built{Ref: t.Ref, Platform: t.Platform, ID: id.String()}
+		prev, err := cli.ImageInspect(ctx, t.Ref)
+		if b.Unchanged = err == nil && prev.ID == b.ID; !b.Unchanged {
+			if err := LoadIntoDocker(ctx, cli, pi.Image, t.Ref); err != nil {
+				return nil, err
+			}
+			if prev, err = cli.ImageInspect(ctx, t.Ref); err != nil {
+				return nil, fmt.Errorf("load %s: %s", t.Ref, firstLine(err))
+			}
+		}
+		b.Size = prev.Size
+		printBuilt(out, b, pi.Context)
+		built = append(built, b)
+	}
+	return built, nil
+}
+
+func printBuilt(out io.Writer, b Built, sc *StagedContext) {
 	note := ""
 	if b.Unchanged {
 		note = "  (unchanged)"
 	}
-	fmt.Fprintf(out, "image %s  %s  %s (binary %s + %s)  %s%s\n", b.Ref, shortID(b.ID), size(b.Size),
+	fmt.Fprintf(out, "image %s  %s  %s  %s (binary %s + %s)  %s%s\n", b.Ref, b.Platform, shortID(b.ID), size(b.Size),
 		size(sc.BinarySize), size(b.Size-sc.BinarySize), rel(sc.Dockerfile), note)
-	return b, nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 func shortID(id string) string {

@@ -100,7 +100,10 @@ func buildSample(t *testing.T, c *config.Config) images.Built {
 	if !strings.HasPrefix(out.String(), "image "+c.Image+"  ") || !strings.Contains(out.String(), "(binary ") {
 		t.Errorf("summary line: %q", out.String())
 	}
-	return b
+	if len(b) != 1 {
+		t.Fatalf("built %d images, want 1", len(b))
+	}
+	return b[0]
 }
 
 func TestSampleImage(t *testing.T) {
@@ -139,12 +142,12 @@ func TestSampleImage(t *testing.T) {
 
 	// Exactly these files, with these modes: nothing else is in the image.
 	want := []string{
-		"app/ drwxr-xr-x", "app/hello -rwxr-xr-x",
-		"etc/ drwxr-xr-x", "etc/group -rw-r--r--", "etc/localtime -rw-r--r--", "etc/passwd -rw-r--r--",
-		"etc/ssl/ drwxr-xr-x", "etc/ssl/certs/ drwxr-xr-x", "etc/ssl/certs/ca-certificates.crt -rw-r--r--",
-		"tmp/ dtrwxrwxrwx",
-		"usr/ drwxr-xr-x", "usr/share/ drwxr-xr-x", "usr/share/zoneinfo/ drwxr-xr-x",
-		"usr/share/zoneinfo/Asia/ drwxr-xr-x", "usr/share/zoneinfo/Asia/Shanghai -rw-r--r--",
+		"app/ drwxr-xr-x 0:0", "app/hello -rwxr-xr-x 0:0",
+		"etc/ drwxr-xr-x 0:0", "etc/group -rw-r--r-- 0:0", "etc/localtime -rw-r--r-- 0:0", "etc/passwd -rw-r--r-- 0:0",
+		"etc/ssl/ drwxr-xr-x 0:0", "etc/ssl/certs/ drwxr-xr-x 0:0", "etc/ssl/certs/ca-certificates.crt -rw-r--r-- 0:0",
+		"tmp/ dtrwxrwxrwx 0:0",
+		"usr/ drwxr-xr-x 0:0", "usr/share/ drwxr-xr-x 0:0", "usr/share/zoneinfo/ drwxr-xr-x 0:0",
+		"usr/share/zoneinfo/Asia/ drwxr-xr-x 0:0", "usr/share/zoneinfo/Asia/Shanghai -rw-r--r-- 0:0",
 	}
 	files := imageFiles(t, cli, b.Ref)
 	if strings.Join(files, "\n") != strings.Join(want, "\n") {
@@ -323,7 +326,7 @@ func TestInvalidImageReference(t *testing.T) {
 	testkit.ErrorMentions(t, err, "SLIMAGE_IMAGE", "Hello/World::x")
 }
 
-// imageFiles lists every entry of every layer as "path mode", sorted.
+// imageFiles lists every entry of every layer as "path mode uid:gid", sorted.
 func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 	t.Helper()
 	res, err := cli.ImageSave(context.Background(), []string{ref})
@@ -362,7 +365,7 @@ func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files = append(files, h.Name+" "+h.FileInfo().Mode().String())
+			files = append(files, fmt.Sprintf("%s %s %d:%d", h.Name, h.FileInfo().Mode(), h.Uid, h.Gid))
 		}
 	}
 	sort.Strings(files)

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
 )
 
 // DataDir is the conventional folder, at the module root, whose contents
@@ -38,11 +39,21 @@ type StagedContext struct {
 	Digest     string // of every file's path, mode and content: see ContextDigest
 }
 
-// Stage writes the build context for binary (built for c) into
-// <dist>/image. Everything is checked and written into a temp folder first,
-// which replaces the old context only when complete: a bad input leaves the
-// previous context as it was.
-func Stage(ctx context.Context, c *config.Config, binary string) (*StagedContext, error) {
+// StageDir is where the context for p is staged: <dist>/image for a
+// single-platform build, <dist>/image-<os>_<arch> for each of several.
+func StageDir(c *config.Config, p config.Platform) string {
+	if len(c.Platforms) <= 1 {
+		return filepath.Join(c.Dist, "image")
+	}
+	return filepath.Join(c.Dist, "image-"+p.DistDir())
+}
+
+// Stage writes the build context for the binary the build step made for p
+// into StageDir. Everything is checked and written into a temp folder
+// first, which replaces the old context only when complete: a bad input
+// leaves the previous context as it was.
+func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedContext, error) {
+	binary := gobuild.OutputPath(c, p)
 	bi, err := os.Stat(binary)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)
@@ -76,7 +87,7 @@ func Stage(ctx context.Context, c *config.Config, binary string) (*StagedContext
 		return nil, err
 	}
 
-	final := filepath.Join(c.Dist, "image")
+	final := StageDir(c, p)
 	if err := os.MkdirAll(c.Dist, 0o755); err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}

@@ -127,7 +127,7 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 	if img.Config != nil {
 		exposed = img.Config.ExposedPorts
 	}
-	start := checkStart(ctx, c, ref, exposed, probe, session)
+	start := checkStart(ctx, c, ref, p, exposed, probe, session)
 	rep.Checks = append(rep.Checks, start)
 	if start.Pass {
 		pr, err := runProbe(ctx, c, ref, probe, session)
@@ -222,7 +222,7 @@ func probeFile(bin string) testcontainers.ContainerFile {
 // exposed port, a probe that shares the service's network namespace waits
 // until the port answers (and SLIMAGE_VERIFY_HEALTH returns 2xx); without
 // one, the service must stay up for the grace period or exit 0.
-func checkStart(ctx context.Context, c *config.Config, ref string, exposed map[string]struct{}, probe string, session session) Check {
+func checkStart(ctx context.Context, c *config.Config, ref string, p config.Platform, exposed map[string]struct{}, probe string, session session) Check {
 	ch := Check{Name: "start"}
 	app, err := runContainer(ctx, ref, session)
 	defer terminate(app)
@@ -249,6 +249,8 @@ func checkStart(ctx context.Context, c *config.Config, ref string, exposed map[s
 			if !st.Running {
 				ch.Got = "exited 0"
 			}
+		case cannotRun(app):
+			ch.Got, ch.Cause = "cannot run here", unrunnableCause(p)
 		default:
 			ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
 			ch.Cause = fmt.Sprintf("start: the service exited with code %d; its last log lines: %s", st.ExitCode, logTail(app))
@@ -283,6 +285,9 @@ func checkStart(ctx context.Context, c *config.Config, ref string, exposed map[s
 	if st, serr := app.State(context.WithoutCancel(ctx)); serr == nil && !st.Running {
 		ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
 		ch.Cause = fmt.Sprintf("start: the service exited with code %d before answering on %s; its last log lines: %s", st.ExitCode, port, logTail(app))
+		if cannotRun(app) {
+			ch.Got, ch.Cause = "cannot run here", unrunnableCause(p)
+		}
 		return ch
 	}
 	if err != nil {
@@ -459,6 +464,16 @@ func localCause(zone string, tzSet bool, tz, local string, zoneFile, localtime b
 		return fmt.Sprintf("time.Local: time.Local is %s, want %s: TZ is unset, so Go reads /etc/localtime, which is another zone: set ENV TZ=%s", got, zone, zone)
 	}
 	return fmt.Sprintf("time.Local: time.Local is %s, want %s: the image's TZ is %q: set ENV TZ=%s and copy its zone file", got, zone, tz, zone)
+}
+
+// cannotRun reports whether the kernel refused the image's binary: a
+// foreign architecture without QEMU's binfmt handler.
+func cannotRun(ctr *testcontainers.DockerContainer) bool {
+	return strings.Contains(logs(ctr), "exec format error")
+}
+
+func unrunnableCause(p config.Platform) string {
+	return fmt.Sprintf("start: %s binaries cannot run on this Docker host (exec format error), so nothing of this platform was verified: register QEMU user emulation for it (Debian: apt-get install qemu-user-static binfmt-support), or verify on a %s machine", p, p)
 }
 
 func rootCN(subject string) string {

@@ -130,7 +130,7 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 				t.Fatal(err)
 			}
-			sc, err := images.Stage(context.Background(), c, gobuild.OutputPath(c, c.Platforms[0]))
+			sc, err := images.Stage(context.Background(), c, c.Platforms[0])
 			if err != nil {
 				t.Fatal(err)
 			}

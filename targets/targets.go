@@ -10,6 +10,7 @@ package targets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,8 +115,14 @@ func Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = images.Verify(ctx, c, c.Image, progress(), os.Stdout)
-	return err
+	// Every platform is verified, and every failure reported, before failing.
+	var errs []error
+	for _, t := range images.Tags(c) {
+		if _, err := images.Verify(ctx, c, t.Ref, progress(), os.Stdout); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // VerifyImage runs verify's checks on an image already in the local Docker,

@@ -1,0 +1,272 @@
+package images
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/moby/client"
+
+	"github.com/slimage/slimage/config"
+)
+
+// defaultPath is the PATH Docker's builder gives a FROM scratch image; the
+// OCI builder sets the same so both builders make the same config.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// OCIImage assembles, without a daemon, the image the Dockerfile in sc
+// describes: the same layers (rootfs/, files/, the binary), the same config.
+// Everything comes from the staged files and the spec, and every time is
+// the image's created time, so the same context gives the same digest.
+func OCIImage(sc *StagedContext, p config.Platform) (v1.Image, error) {
+	s := sc.Spec
+	created := sc.Created()
+	env := []string{defaultPath}
+	if s.Zone != "" {
+		env = append(env, "TZ="+s.Zone)
+	}
+	labels := map[string]string{ContextLabel: sc.Digest}
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	ports := map[string]struct{}{}
+	for _, port := range s.Ports {
+		ports[port] = struct{}{}
+	}
+	cfg := &v1.ConfigFile{
+		Architecture: p.Arch, OS: p.OS, Variant: p.Variant,
+		Created: v1.Time{Time: created},
+		Config: v1.Config{
+			User: s.User, Env: env, Entrypoint: s.Entrypoint(), Cmd: s.Args,
+			WorkingDir: s.WorkDir(), Labels: labels, ExposedPorts: ports,
+		},
+	}
+	if len(ports) == 0 {
+		cfg.Config.ExposedPorts = nil
+	}
+	img, err := mutate.ConfigFile(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON), cfg)
+	if err != nil {
+		return nil, err
+	}
+	type step struct {
+		src, dst, createdBy string
+	}
+	steps := []step{{"rootfs", "/", "COPY rootfs/ /"}}
+	if len(s.Files) > 0 {
+		steps = append(steps, step{"files", "/", "COPY files/ /"})
+	}
+	steps = append(steps, step{"bin/" + s.Binary, s.BinaryPath(), "COPY bin/" + s.Binary + " " + s.BinaryPath()})
+	for _, st := range steps {
+		data, err := layerTar(filepath.Join(sc.Dir, filepath.FromSlash(st.src)), st.dst, created)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", st.src, err)
+		}
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(data)), nil
+		}, tarball.WithMediaType(types.OCILayer))
+		if err != nil {
+			return nil, err
+		}
+		img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer,
+			History: v1.History{Created: v1.Time{Time: created}, CreatedBy: st.createdBy, Comment: "slimage"}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return img, nil
+}
+
+// layerTar writes what `COPY src dst` adds, as Docker's builder lays it
+// out: a folder's entries below dst (not dst itself), or one file with its
+// parent folders. Entries are sorted; owners are root; times are created.
+func layerTar(src, dst string, created time.Time) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	header := func(name string, info fs.FileInfo) (*tar.Header, error) {
+		h, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return nil, err
+		}
+		h.Name, h.Uid, h.Gid, h.Uname, h.Gname = name, 0, 0, "", ""
+		h.ModTime, h.AccessTime, h.ChangeTime = created, time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		h.PAXRecords = nil
+		return h, nil
+	}
+	write := func(name, file string, info fs.FileInfo) error {
+		h, err := header(name, info)
+		if err != nil {
+			return err
+		}
+		if info.IsDir() {
+			h.Name += "/"
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(tw, f)
+			return err
+		}
+		return nil
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		// Parent folders of a single file are created 0755, as Docker does.
+		dir := strings.Trim(path.Dir(dst), "/")
+		var parents []string
+		for d := dir; d != "" && d != "."; d = path.Dir(d) {
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755, ModTime: created, Format: tar.FormatPAX}); err != nil {
+				return nil, err
+			}
+		}
+		if err := write(strings.TrimPrefix(dst, "/"), src, info); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), tw.Close()
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		return write(path.Join(strings.TrimPrefix(dst, "/"), filepath.ToSlash(rel)), p, info)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), tw.Close()
+}
+
+// Created is the image's creation time: its created label (the commit time
+// or SOURCE_DATE_EPOCH), else the Unix epoch, never "now".
+func (sc *StagedContext) Created() time.Time {
+	if t, err := time.Parse(time.RFC3339, sc.Spec.Labels["org.opencontainers.image.created"]); err == nil {
+		return t.UTC()
+	}
+	return time.Unix(0, 0).UTC()
+}
+
+// OCIPlatformImage is one platform of an OCI build.
+type OCIPlatformImage struct {
+	Platform config.Platform
+	Image    v1.Image
+	Context  *StagedContext
+}
+
+// BuildOCIIndex stages a context per platform, assembles each image and an
+// OCI image index over them.
+func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
+	var adds []mutate.IndexAddendum
+	var imgs []OCIPlatformImage
+	for _, p := range c.Platforms {
+		sc, err := Stage(ctx, c, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		img, err := OCIImage(sc, p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("build image %s %s: %w", c.Image, p, err)
+		}
+		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc})
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			MediaType: types.OCIManifestSchema1,
+			Platform:  &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+		}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	return idx, imgs, nil
+}
+
+// WriteLayout writes idx as an OCI image layout at dir, replacing what was
+// there only once the new layout is complete.
+func WriteLayout(idx v1.ImageIndex, dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".oci-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if _, err := layout.Write(tmp, idx); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+// PlatformTag is the local Docker tag of platform p of an OCI build: the
+// configured reference for the host platform, <ref>-<os>_<arch> for others.
+func PlatformTag(ref string, p config.Platform, host string) string {
+	if p.OS+"/"+p.Arch == host && p.Variant == "" {
+		return ref
+	}
+	return ref + "-" + p.DistDir()
+}
+
+// LoadIntoDocker loads img into the daemon as tag (docker load's format,
+// streamed), so verify can run it.
+func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag string) error {
+	t, err := name.NewTag(tag)
+	if err != nil {
+		return fmt.Errorf("load %s: %w", tag, err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarball.Write(t, img, pw)) }()
+	defer pr.Close()
+	res, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("load %s into Docker: %s", tag, firstLine(err))
+	}
+	defer res.Close()
+	_, err = io.Copy(io.Discard, res)
+	return err
+}
+
+// Push writes the index and its images to ref, with credentials from the
+// Docker config (as docker login left them), and returns the index digest.
+func Push(ctx context.Context, idx v1.ImageIndex, ref string) (v1.Hash, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("push %s: %v: write registry/repository[:tag]", ref, err)
+	}
+	if err := remote.WriteIndex(r, idx, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		return v1.Hash{}, fmt.Errorf("push %s: %s", ref, firstLine(err))
+	}
+	return idx.Digest()
+}

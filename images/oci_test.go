@@ -1,0 +1,216 @@
+package images_test
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+var twoPlatforms = []config.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}
+
+// needEmulation makes sure linux/arm64 binaries can run here; without QEMU's
+// binfmt handler the test is skipped outside CI, and fails under CI.
+func needEmulation(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set and no QEMU binfmt handler for arm64 is registered (.ci/run installs qemu-user-static and binfmt-support)")
+		}
+		t.Skip("skipping: no QEMU binfmt handler for arm64 (apt-get install qemu-user-static binfmt-support)")
+	}
+}
+
+func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
+	cli := docker(t)
+	needEmulation(t)
+	testkit.HermeticGo(t)
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.Platforms = twoPlatforms
+		c.VerifyHealth, c.VerifyTLS = "/healthz", "off"
+	})
+	if c.Builder != "oci" {
+		t.Fatalf("builder %q for two platforms, want oci", c.Builder)
+	}
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range built {
+		t.Cleanup(func() { removeImage(cli, b.Ref) })
+	}
+
+	idx, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range manifest.Manifests {
+		got = append(got, m.Platform.OS+"/"+m.Platform.Architecture)
+	}
+	if strings.Join(got, ",") != "linux/amd64,linux/arm64" {
+		t.Errorf("index platforms %v", got)
+	}
+
+	for _, b := range built {
+		rep, err := images.Verify(context.Background(), c, b.Ref, io.Discard, io.Discard)
+		if err != nil {
+			t.Errorf("%s: %v", b.Platform, err)
+			continue
+		}
+		if rep.Platform != b.Platform.String() {
+			t.Errorf("verified %s, want %s", rep.Platform, b.Platform)
+		}
+	}
+}
+
+// Two builds from clean dist/ folders in two checkout paths: the same
+// index digest, the same image digests.
+func TestOCIBuildIsReproducible(t *testing.T) {
+	testkit.HermeticGo(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	var digests [][]string
+	for range 2 {
+		dir := testkit.CopySample(t, "hello")
+		c, err := config.Load(context.Background(), []func(*config.Config){func(c *config.Config) {
+			c.Dir, c.Dist, c.Version, c.Platforms = dir, filepath.Join(dir, "dist"), "v1.0.0", twoPlatforms
+		}}, nil, func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		idx, imgs, err := images.BuildOCIIndex(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := idx.Digest()
+		ds := []string{d.String()}
+		for _, pi := range imgs {
+			d, _ := pi.Image.Digest()
+			ds = append(ds, d.String())
+		}
+		digests = append(digests, ds)
+	}
+	if !reflect.DeepEqual(digests[0], digests[1]) {
+		t.Errorf("digests differ between checkouts:\n%v\n%v", digests[0], digests[1])
+	}
+}
+
+// For the host platform, Docker's build and the OCI build of the same
+// context hold the same files (modes, owners) and the same config.
+func TestDockerAndOCIBuildsAreEquivalent(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	dir := testkit.CopySample(t, "hello")
+	dockerCfg := sampleConfig(t, cli, dir, func(c *config.Config) { c.Builder = "docker" })
+	buildSample(t, dockerCfg)
+	ociCfg := sampleConfig(t, cli, dir, func(c *config.Config) {
+		c.Builder = "oci"
+		c.Image = dockerCfg.Image + "-oci"
+	})
+	t.Cleanup(func() { removeImage(cli, ociCfg.Image) })
+	if _, err := images.Build(context.Background(), ociCfg, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+
+	dockerFiles, ociFiles := imageFiles(t, cli, dockerCfg.Image), imageFiles(t, cli, ociCfg.Image)
+	if strings.Join(dockerFiles, "\n") != strings.Join(ociFiles, "\n") {
+		t.Errorf("files differ:\ndocker:\n%s\noci:\n%s", strings.Join(dockerFiles, "\n"), strings.Join(ociFiles, "\n"))
+	}
+	d, err := cli.ImageInspect(context.Background(), dockerCfg.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cli.ImageInspect(context.Background(), ociCfg.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, oc := d.Config, o.Config
+	same := func(what string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s: docker %v, oci %v", what, a, b)
+		}
+	}
+	same("user", dc.User, oc.User)
+	same("env", dc.Env, oc.Env)
+	same("entrypoint", dc.Entrypoint, oc.Entrypoint)
+	same("cmd", dc.Cmd, oc.Cmd)
+	same("workdir", dc.WorkingDir, oc.WorkingDir)
+	same("ports", dc.ExposedPorts, oc.ExposedPorts)
+	same("labels", dc.Labels, oc.Labels)
+	same("platform", d.Os+"/"+d.Architecture, o.Os+"/"+o.Architecture)
+}
+
+// Push to a registry served in-process on 127.0.0.1, then pull by digest.
+func TestPushThenPullByDigest(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.Push = host + "/slimage/hello:test"
+		c.Platforms = twoPlatforms
+	})
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range built {
+		t.Cleanup(func() { removeImage(cli, b.Ref) })
+	}
+	local, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := local.Digest()
+	ref, err := name.ParseReference(host + "/slimage/hello@" + want.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pulled, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := pulled.Digest()
+	if got != want {
+		t.Errorf("pulled index %s, pushed %s", got, want)
+	}
+	m, _ := pulled.IndexManifest()
+	for _, desc := range m.Manifests {
+		img, err := pulled.Image(desc.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := img.Layers(); err != nil {
+			t.Errorf("%s: %v", desc.Platform, err)
+		}
+	}
+}
