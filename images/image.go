@@ -55,19 +55,34 @@ func Tags(c *config.Config) []Built {
 }
 
 func buildOCI(ctx context.Context, c *config.Config, out io.Writer) ([]Built, error) {
-	idx, imgs, err := BuildOCIIndex(ctx, c)
-	if err != nil {
-		return nil, err
+	contexts := make([]*StagedContext, len(c.Platforms))
+	for i, p := range c.Platforms {
+		sc, err := Stage(ctx, c, p)
+		if err != nil {
+			return nil, err
+		}
+		contexts[i] = sc
 	}
 	dir := filepath.Join(c.Dist, "oci")
-	if err := WriteLayout(idx, dir); err != nil {
-		return nil, fmt.Errorf("write OCI layout %s: %w", dir, err)
+	idx, imgs, unchanged := reuseLayout(dir, c, contexts)
+	if !unchanged {
+		var err error
+		if idx, imgs, err = assembleIndex(c, contexts); err != nil {
+			return nil, err
+		}
+		if err := WriteLayout(idx, dir); err != nil {
+			return nil, fmt.Errorf("write OCI layout %s: %w", dir, err)
+		}
 	}
 	digest, err := idx.Digest()
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "oci %s  index %s  %d platform%s\n", rel(dir), digest, len(imgs), plural(len(imgs)))
+	note := ""
+	if unchanged {
+		note = "  (unchanged)"
+	}
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s%s\n", rel(dir), digest, len(imgs), plural(len(imgs)), note)
 	if c.Push != "" {
 		if _, err := Push(ctx, idx, c.Push); err != nil {
 			return nil, err

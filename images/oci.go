@@ -189,13 +189,22 @@ type OCIPlatformImage struct {
 // BuildOCIIndex stages a context per platform, assembles each image and an
 // OCI image index over them.
 func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
-	var adds []mutate.IndexAddendum
-	var imgs []OCIPlatformImage
-	for _, p := range c.Platforms {
+	contexts := make([]*StagedContext, len(c.Platforms))
+	for i, p := range c.Platforms {
 		sc, err := Stage(ctx, c, p)
 		if err != nil {
 			return nil, nil, err
 		}
+		contexts[i] = sc
+	}
+	return assembleIndex(c, contexts)
+}
+
+func assembleIndex(c *config.Config, contexts []*StagedContext) (v1.ImageIndex, []OCIPlatformImage, error) {
+	var adds []mutate.IndexAddendum
+	var imgs []OCIPlatformImage
+	for i, p := range c.Platforms {
+		sc := contexts[i]
 		img, err := OCIImage(sc, p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("build image %s %s: %w", c.Image, p, err)
@@ -208,6 +217,37 @@ func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIP
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 	return idx, imgs, nil
+}
+
+// reuseLayout returns the index at dir when it holds, platform for
+// platform and nothing else, the images of exactly these contexts (their
+// configs carry the context digest): then nothing needs assembling.
+func reuseLayout(dir string, c *config.Config, contexts []*StagedContext) (v1.ImageIndex, []OCIPlatformImage, bool) {
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, nil, false
+	}
+	m, err := idx.IndexManifest()
+	if err != nil || len(m.Manifests) != len(contexts) {
+		return nil, nil, false
+	}
+	var imgs []OCIPlatformImage
+	for i, desc := range m.Manifests {
+		p := c.Platforms[i]
+		if desc.Platform == nil || desc.Platform.OS != p.OS || desc.Platform.Architecture != p.Arch || desc.Platform.Variant != p.Variant {
+			return nil, nil, false
+		}
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return nil, nil, false
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil || cfg.Config.Labels[ContextLabel] != contexts[i].Digest {
+			return nil, nil, false
+		}
+		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: contexts[i]})
+	}
+	return idx, imgs, true
 }
 
 // WriteLayout writes idx as an OCI image layout at dir, replacing what was

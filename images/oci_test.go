@@ -1,6 +1,7 @@
 package images_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log"
@@ -56,6 +57,14 @@ func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 	}
 	for _, b := range built {
 		t.Cleanup(func() { removeImage(cli, b.Ref) })
+	}
+	// Nothing changed: the layout and the loaded images are reused.
+	var again bytes.Buffer
+	if _, err := images.Build(context.Background(), c, io.Discard, &again); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(again.String(), "(unchanged)"); n != 3 {
+		t.Errorf("a no-op OCI build said %d times it was unchanged, want 3 (index, two images):\n%s", n, again.String())
 	}
 
 	idx, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
