@@ -12,6 +12,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/human"
 )
 
 // Artifact is one built binary.
@@ -31,7 +32,7 @@ func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, erro
 		if err != nil {
 			return arts, err
 		}
-		fmt.Fprintf(w, "build %-14s %s  %s\n", p, relPath(a.Path), humanSize(a.Size))
+		fmt.Fprintf(w, "build %-14s %s  %s\n", p, human.Path(a.Path), human.Size(a.Size))
 		arts = append(arts, a)
 	}
 	return arts, nil
@@ -90,7 +91,7 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 		return Artifact{}, buildError(ctx, c, p, err)
 	}
 	if err := CheckBinary(tmp, p); err != nil {
-		return Artifact{}, fmt.Errorf("build %s: %s %w", p, relPath(out), err)
+		return Artifact{}, fmt.Errorf("build %s: %s %w", p, human.Path(out), err)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
@@ -164,26 +165,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// relPath shows a path relative to the working directory when it is inside it.
-func relPath(p string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return p
-	}
-	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return rel
-	}
-	return p
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -17,7 +17,9 @@ import (
 	"strings"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/human"
 )
 
 // Deps downloads the module's dependencies (`go mod download`) and checks
@@ -86,7 +88,7 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 		Args: []string{"mod", "verify"}}); err != nil {
 		return depsError(mod, c.Dir, err)
 	}
-	fmt.Fprintf(w, "deps %s: %d module%s downloaded and verified\n", mod, len(mods), plural(len(mods)))
+	fmt.Fprintf(w, "deps %s: %d module%s downloaded and verified\n", mod, len(mods), human.Plural(len(mods)))
 	return nil
 }
 
@@ -223,7 +225,7 @@ func (g *fileGuard) restore() (added []string, err error) {
 				}
 			}
 		}
-		if err := writeFileAtomic(p, old, 0o644); err != nil {
+		if err := atomicfile.Write(p, old, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -240,32 +242,4 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
-}
-
-// writeFileAtomic writes to a temp file beside path and renames it into
-// place, so a reader never sees half a file.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }

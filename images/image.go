@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/human"
 )
 
 // Build makes the image with the configured builder and prints one line
@@ -82,7 +83,7 @@ func buildOCI(ctx context.Context, c *config.Config, out io.Writer) ([]Built, er
 	if unchanged {
 		note = "  (unchanged)"
 	}
-	fmt.Fprintf(out, "oci %s  index %s  %d platform%s%s\n", rel(dir), digest, len(imgs), plural(len(imgs)), note)
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s%s\n", human.Path(dir), digest, len(imgs), human.Plural(len(imgs)), note)
 	if c.Push != "" {
 		if _, err := Push(ctx, idx, c.Push); err != nil {
 			return nil, err
@@ -123,15 +124,8 @@ func printBuilt(out io.Writer, b Built, sc *StagedContext) {
 	if b.Unchanged {
 		note = "  (unchanged)"
 	}
-	fmt.Fprintf(out, "image %s  %s  %s  %s (binary %s + %s)  %s%s\n", b.Ref, b.Platform, shortID(b.ID), size(b.Size),
-		size(sc.BinarySize), size(b.Size-sc.BinarySize), rel(sc.Dockerfile), note)
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
+	fmt.Fprintf(out, "image %s  %s  %s  %s (binary %s + %s)  %s%s\n", b.Ref, b.Platform, shortID(b.ID), human.Size(b.Size),
+		human.Size(sc.BinarySize), human.Size(b.Size-sc.BinarySize), human.Path(sc.Dockerfile), note)
 }
 
 func shortID(id string) string {
@@ -140,23 +134,4 @@ func shortID(id string) string {
 		id = id[:12]
 	}
 	return id
-}
-
-func size(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10 || n <= -1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func rel(p string) string {
-	if wd, err := filepath.Abs("."); err == nil {
-		if r, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-	}
-	return p
 }

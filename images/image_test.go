@@ -260,12 +260,19 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 	before := containerCount(t, cli)
 	// The legacy builder keeps the steps it finished as untagged cache
 	// images, as an interrupted docker build does; this test removes them.
+	// The daemon may commit a step after the client went away, so keep
+	// removing new ones until none has appeared for a second.
 	dangling := danglingImages(t, cli)
 	t.Cleanup(func() {
-		for id := range danglingImages(t, cli) {
-			if !dangling[id] {
-				removeImage(cli, id)
+		quiet := time.Now()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && time.Since(quiet) < time.Second; {
+			for id := range danglingImages(t, cli) {
+				if !dangling[id] {
+					removeImage(cli, id)
+					quiet = time.Now()
+				}
 			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())

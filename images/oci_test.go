@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/client"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
@@ -48,16 +49,7 @@ func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 	if c.Builder != "oci" {
 		t.Fatalf("builder %q for two platforms, want oci", c.Builder)
 	}
-	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range built {
-		t.Cleanup(func() { removeImage(cli, b.Ref) })
-	}
+	built := buildAll(t, cli, c)
 	// Nothing changed: the layout and the loaded images are reused.
 	var again bytes.Buffer
 	if _, err := images.Build(context.Background(), c, io.Discard, &again); err != nil {
@@ -185,16 +177,7 @@ func TestPushThenPullByDigest(t *testing.T) {
 		c.Push = host + "/slimage/hello:test"
 		c.Platforms = twoPlatforms
 	})
-	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range built {
-		t.Cleanup(func() { removeImage(cli, b.Ref) })
-	}
+	buildAll(t, cli, c)
 	local, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +205,20 @@ func TestPushThenPullByDigest(t *testing.T) {
 			t.Errorf("%s: %v", desc.Platform, err)
 		}
 	}
+}
+
+// buildAll builds the binaries and images of c, removed when the test ends.
+func buildAll(t *testing.T, cli *client.Client, c *config.Config) []images.Built {
+	t.Helper()
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+	for _, b := range images.Tags(c) {
+		t.Cleanup(func() { removeImage(cli, b.Ref) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return built
 }

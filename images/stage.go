@@ -227,7 +227,8 @@ func (s *stager) copy(src, rel string) {
 	s.file(rel, data, mode)
 }
 
-// hostBundles are the files Go's crypto/x509 reads on Linux, in its order.
+// hostBundles are the files Go's crypto/x509 reads on Linux, in its order
+// (images/probe keeps its own copy: it is one self-contained file).
 var hostBundles = []string{
 	"/etc/ssl/certs/ca-certificates.crt",
 	"/etc/pki/tls/certs/ca-bundle.crt",

@@ -27,7 +27,9 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/human"
 )
 
 // ProbeReport is what the probe (images/probe) prints from inside the image.
@@ -160,7 +162,7 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 				failed++
 			}
 		}
-		return rep, fmt.Errorf("verify %s %s: %d of %d checks failed (details above and in %s)", ref, p, failed, len(rep.Checks), rel(path))
+		return rep, fmt.Errorf("verify %s %s: %d of %d checks failed (details above and in %s)", ref, p, failed, len(rep.Checks), human.Path(path))
 	}
 	return rep, nil
 }
@@ -509,7 +511,7 @@ func printReport(out io.Writer, rep *VerifyReport, path string) {
 			fmt.Fprintf(out, "FAIL %s\n", ch.Cause)
 		}
 	}
-	fmt.Fprintf(out, "report: %s\n", rel(path))
+	fmt.Fprintf(out, "report: %s\n", human.Path(path))
 }
 
 func writeJSON(path string, v any) error {
@@ -517,22 +519,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
 // runContainer starts ref through testcontainers-go, labelled with the

@@ -47,7 +47,8 @@ var knownRoots = []struct{ Name, SHA256 string }{
 	{"Microsoft RSA Root Certificate Authority 2017", "c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0"},
 }
 
-// The files Go's crypto/x509 reads on Linux, in its order.
+// The files Go's crypto/x509 reads on Linux, in its order (the probe is one
+// self-contained file, so this mirrors hostBundles in images/stage.go).
 var certFiles = []string{
 	"/etc/ssl/certs/ca-certificates.crt",
 	"/etc/pki/tls/certs/ca-bundle.crt",
