@@ -47,7 +47,12 @@ type Config struct {
 	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
 	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
 	Builder  string   // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
-	Push     string   // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
+	// SLIMAGE_DOCKERFILE_MODE: host (the binary is built here and copied in)
+	// or multistage (a self-contained Dockerfile that builds inside Docker).
+	DockerfileMode string
+	GoImage        string // SLIMAGE_GO_IMAGE: the multistage builder image, default golang:<go.mod version>
+	DockerfileOut  string // SLIMAGE_DOCKERFILE_OUT: where the multistage Dockerfile goes, relative to the module
+	Push           string // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
 
 	VerifyTLS      string        // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
 	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path on the first port that must answer 2xx
@@ -73,7 +78,7 @@ type Module struct {
 
 // Default returns the settings that need no module to derive.
 func Default() *Config {
-	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot",
+	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
 		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50}
 }
 
@@ -81,7 +86,7 @@ func Default() *Config {
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
 	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
-	"SLIMAGE_BUILDER", "SLIMAGE_PUSH",
+	"SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
@@ -132,6 +137,12 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Builder = v
 		case "SLIMAGE_PUSH":
 			c.Push = v
+		case "SLIMAGE_DOCKERFILE_MODE":
+			c.DockerfileMode = v
+		case "SLIMAGE_GO_IMAGE":
+			c.GoImage = v
+		case "SLIMAGE_DOCKERFILE_OUT":
+			c.DockerfileOut = v
 		case "SLIMAGE_VERIFY_TLS":
 			c.VerifyTLS = v
 		case "SLIMAGE_VERIFY_HEALTH":
@@ -435,6 +446,9 @@ func (c *Config) String() string {
 	row("SLIMAGE_FILES", strings.Join(c.Files, ","), "")
 	row("SLIMAGE_BUILDER", c.Builder, "")
 	row("SLIMAGE_PUSH", c.Push, "")
+	row("SLIMAGE_DOCKERFILE_MODE", c.DockerfileMode, "")
+	row("SLIMAGE_GO_IMAGE", c.GoImage, "")
+	row("SLIMAGE_DOCKERFILE_OUT", c.DockerfileOut, "")
 	row("SLIMAGE_VERIFY_TLS", c.VerifyTLS, "")
 	row("SLIMAGE_VERIFY_HEALTH", c.VerifyHealth, "")
 	row("SLIMAGE_VERIFY_TIMEOUT", c.VerifyTimeout.String(), "")
@@ -531,6 +545,9 @@ func (c *Config) resolveImage() error {
 	if err := c.resolveBuilder(); err != nil {
 		return err
 	}
+	if err := c.resolveMultistage(); err != nil {
+		return err
+	}
 	if c.Push != "" {
 		if _, err := reference.ParseNormalizedNamed(c.Push); err != nil {
 			return fmt.Errorf("check SLIMAGE_PUSH: %q is not a registry/repository[:tag] (%v)", c.Push, err)
@@ -569,6 +586,40 @@ func (c *Config) resolveBuilder() error {
 	case "oci":
 	default:
 		return fmt.Errorf("check SLIMAGE_BUILDER: %q is not docker or oci", c.Builder)
+	}
+	return nil
+}
+
+// resolveMultistage checks the Dockerfile mode and derives the builder
+// image from go.mod: the toolchain line's version if any, else the go line's.
+func (c *Config) resolveMultistage() error {
+	switch c.DockerfileMode {
+	case "host", "":
+		c.DockerfileMode = "host"
+		return nil
+	case "multistage":
+	default:
+		return fmt.Errorf("check SLIMAGE_DOCKERFILE_MODE: %q is not host or multistage", c.DockerfileMode)
+	}
+	if c.Builder != "docker" {
+		return fmt.Errorf("check SLIMAGE_DOCKERFILE_MODE: multistage builds with Docker's builder, for the host platform %s only: drop SLIMAGE_PLATFORMS, SLIMAGE_PUSH and SLIMAGE_BUILDER=oci, or use the host mode", c.HostPlatform())
+	}
+	if c.GoImage == "" {
+		v := strings.TrimPrefix(c.Module.Toolchain, "go")
+		if v == "" {
+			v = c.Module.Go
+		}
+		c.GoImage = "golang:" + v
+	}
+	if _, err := reference.ParseNormalizedNamed(c.GoImage); err != nil {
+		return fmt.Errorf("check SLIMAGE_GO_IMAGE: %q is not an image reference (%v): write e.g. golang:1.26 or golang:1.26@sha256:<digest>", c.GoImage, err)
+	}
+	if c.DockerfileOut == "" {
+		rel, err := filepath.Rel(c.Dir, filepath.Join(c.Dist, "image", "Dockerfile.multistage"))
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = filepath.Join("dist", "image", "Dockerfile.multistage")
+		}
+		c.DockerfileOut = rel
 	}
 	return nil
 }

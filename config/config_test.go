@@ -146,6 +146,12 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_VERSION_VAR", "importpath.name"}},
 		{"docker builder for a foreign platform", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PLATFORMS": "linux/s390x"},
 			[]string{"SLIMAGE_BUILDER", "linux/s390x", "SLIMAGE_BUILDER=oci"}},
+		{"unknown Dockerfile mode", mod, map[string]string{"SLIMAGE_DOCKERFILE_MODE": "buildkit"},
+			[]string{"SLIMAGE_DOCKERFILE_MODE", `"buildkit"`}},
+		{"multistage for several platforms", mod, map[string]string{"SLIMAGE_DOCKERFILE_MODE": "multistage", "SLIMAGE_PLATFORMS": "linux/amd64,linux/arm64"},
+			[]string{"SLIMAGE_DOCKERFILE_MODE", "host platform"}},
+		{"bad Go image", mod, map[string]string{"SLIMAGE_DOCKERFILE_MODE": "multistage", "SLIMAGE_GO_IMAGE": "Golang::1"},
+			[]string{"SLIMAGE_GO_IMAGE", "Golang::1"}},
 		{"unknown builder", mod, map[string]string{"SLIMAGE_BUILDER": "kaniko"},
 			[]string{"SLIMAGE_BUILDER", `"kaniko"`}},
 		{"push with the docker builder", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PUSH": "127.0.0.1:5000/a/b:c"},
@@ -177,6 +183,26 @@ func TestBuilderChoice(t *testing.T) {
 		}
 		if c.Builder != tt.want {
 			t.Errorf("platforms %q push %q: builder %q, want %q", tt.platforms, tt.push, c.Builder, tt.want)
+		}
+	}
+}
+
+func TestMultistageGoImage(t *testing.T) {
+	for _, tt := range []struct{ gomod, env, want string }{
+		{"module example.com/shop\n\ngo 1.24\n", "", "golang:1.24"},
+		{"module example.com/shop\n\ngo 1.24\n\ntoolchain go1.25.3\n", "", "golang:1.25.3"},
+		{"module example.com/shop\n\ngo 1.24\n", "golang:1.24@sha256:" + strings.Repeat("ab", 32), "golang:1.24@sha256:" + strings.Repeat("ab", 32)},
+	} {
+		env := map[string]string{"SLIMAGE_DOCKERFILE_MODE": "multistage"}
+		if tt.env != "" {
+			env["SLIMAGE_GO_IMAGE"] = tt.env
+		}
+		c, err := load(t, map[string]string{"go.mod": tt.gomod, "main.go": mainGo}, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GoImage != tt.want || c.DockerfileOut != filepath.Join("dist", "image", "Dockerfile.multistage") {
+			t.Errorf("go image %q out %q, want %q", c.GoImage, c.DockerfileOut, tt.want)
 		}
 	}
 }

@@ -45,7 +45,9 @@ func (s Spec) Entrypoint() []string { return []string{s.BinaryPath()} }
 //go:embed Dockerfile.tmpl
 var dockerfileTemplate string
 
-var dockerfile = template.Must(template.New("Dockerfile").Funcs(template.FuncMap{
+// funcs are the template functions both Dockerfiles use.
+var funcs = template.FuncMap{
+	"dir": path.Dir,
 	"json": func(v []string) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
@@ -62,7 +64,9 @@ var dockerfile = template.Must(template.New("Dockerfile").Funcs(template.FuncMap
 		}
 		return strings.Join(parts, " \\\n      ")
 	},
-}).Parse(dockerfileTemplate))
+}
+
+var dockerfile = template.Must(template.New("Dockerfile").Funcs(funcs).Parse(dockerfileTemplate))
 
 // RenderDockerfile writes the Dockerfile for s.
 func RenderDockerfile(s Spec) ([]byte, error) {

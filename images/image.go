@@ -23,6 +23,9 @@ func Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Bu
 	if c.Builder == "oci" {
 		return buildOCI(ctx, c, out)
 	}
+	if c.DockerfileMode == "multistage" {
+		return buildMultistage(ctx, c, progress, out)
+	}
 	p := c.Platforms[0]
 	sc, err := Stage(ctx, c, p)
 	if err != nil {
@@ -117,6 +120,25 @@ func buildOCI(ctx context.Context, c *config.Config, out io.Writer) ([]Built, er
 		built = append(built, b)
 	}
 	return built, nil
+}
+
+func buildMultistage(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
+	m, err := WriteMultistage(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	b, err := BuildMultistage(ctx, cli, c, m, progress)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "image %s  %s  %s  %s  %s (multistage, built by %s)\n", b.Ref, b.Platform, shortID(b.ID),
+		human.Size(b.Size), human.Path(m.Dockerfile), c.GoImage)
+	return []Built{b}, nil
 }
 
 func printBuilt(out io.Writer, b Built, sc *StagedContext) {

@@ -259,22 +259,8 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 	}
 	before := containerCount(t, cli)
 	// The legacy builder keeps the steps it finished as untagged cache
-	// images, as an interrupted docker build does; this test removes them.
-	// The daemon may commit a step after the client went away, so keep
-	// removing new ones until none has appeared for a second.
-	dangling := danglingImages(t, cli)
-	t.Cleanup(func() {
-		quiet := time.Now()
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && time.Since(quiet) < time.Second; {
-			for id := range danglingImages(t, cli) {
-				if !dangling[id] {
-					removeImage(cli, id)
-					quiet = time.Now()
-				}
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+	// images, as an interrupted docker build does.
+	removeNewDanglingImages(t, cli)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := images.Build(ctx, c, cancelOnWrite(cancel), io.Discard)
@@ -309,6 +295,28 @@ func containerCount(t *testing.T, cli *client.Client) int {
 		t.Fatal(err)
 	}
 	return len(res.Items)
+}
+
+// removeNewDanglingImages removes, when the test ends, the untagged images
+// that appeared during it: the builder's cache of a cancelled build, the
+// build stage of a multistage build, an image a rebuild untagged. The
+// daemon may commit a step after the client went away, so it keeps looking
+// until none has appeared for a second.
+func removeNewDanglingImages(t *testing.T, cli *client.Client) {
+	t.Helper()
+	before := danglingImages(t, cli)
+	t.Cleanup(func() {
+		quiet := time.Now()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && time.Since(quiet) < time.Second; {
+			for id := range danglingImages(t, cli) {
+				if !before[id] {
+					removeImage(cli, id)
+					quiet = time.Now()
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 }
 
 func danglingImages(t *testing.T, cli *client.Client) map[string]bool {

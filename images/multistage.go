@@ -1,0 +1,189 @@
+package images
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+
+	"github.com/moby/go-archive"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/human"
+)
+
+// MultistageSpec is what the self-contained Dockerfile says: the scratch
+// image's Spec, plus how to build the binary inside Docker.
+type MultistageSpec struct {
+	Spec           Spec
+	GoImage        string   // the builder stage's image, golang:<version> by default
+	Main           string   // ./cmd/api
+	ModFlag        string   // -mod=readonly or -mod=vendor
+	VersionVar     string   // -X target, "" for none
+	Copies         []string // run-time files, "src dst" from the build context
+	DockerfilePath string   // relative to the module root, for the header
+	IgnorePath     string
+}
+
+// Build arguments the multistage Dockerfile takes. The label values that
+// change with every commit come in as arguments too, so the committed file
+// does not.
+var multistageLabelArgs = map[string]string{
+	"org.opencontainers.image.version":  "${VERSION}",
+	"org.opencontainers.image.revision": "${REVISION}",
+	"org.opencontainers.image.created":  "${CREATED}",
+}
+
+//go:embed Dockerfile.multistage.tmpl
+var multistageTemplate string
+
+var multistage = template.Must(template.New("Dockerfile.multistage").Funcs(funcs).Parse(multistageTemplate))
+
+// RenderMultistage writes the self-contained Dockerfile for s.
+func RenderMultistage(s MultistageSpec) ([]byte, error) {
+	if s.GoImage == "" || s.Main == "" || s.Spec.Binary == "" || s.Spec.User == "" {
+		return nil, fmt.Errorf("render multistage Dockerfile: spec needs a Go image, a main package, a binary and a user")
+	}
+	labels := map[string]string{}
+	for k, v := range s.Spec.Labels {
+		labels[k] = v
+	}
+	for k, v := range multistageLabelArgs {
+		if _, ok := labels[k]; ok { // as the host mode: no revision outside git
+			labels[k] = v
+		}
+	}
+	s.Spec.Labels = labels
+	var b bytes.Buffer
+	if err := multistage.Execute(&b, s); err != nil {
+		return nil, fmt.Errorf("render multistage Dockerfile: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// RenderDockerignore keeps the build context to what the build reads: no
+// outputs, no VCS data, no test artefacts. The Dockerfile itself must stay
+// in, even when it lives under an ignored folder.
+func RenderDockerignore(dist, dockerfile string) []byte {
+	lines := []string{
+		"# Written by slimage: the build context is the module root minus these.",
+		"/" + strings.TrimSuffix(dist, "/") + "/",
+		".git/", ".github/", ".ci/", "**/testdata/", "**/*_test.go", "**/.DS_Store", "**/*.swp",
+		".idea/", ".vscode/", "coverage.out", "*.test",
+		"!" + dockerfile,
+	}
+	return []byte(strings.Join(lines, "\n") + "\n")
+}
+
+// Multistage is the written pair.
+type Multistage struct {
+	Dockerfile string // absolute
+	Ignore     string // absolute: <Dockerfile>.dockerignore
+	Spec       MultistageSpec
+}
+
+// WriteMultistage renders the self-contained Dockerfile and its ignore file
+// for c and writes both where c says (SLIMAGE_DOCKERFILE_OUT).
+func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error) {
+	out := c.DockerfileOut
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(c.Dir, out)
+	}
+	relDockerfile, err := filepath.Rel(c.Dir, out)
+	if err != nil || strings.HasPrefix(relDockerfile, "..") {
+		return nil, fmt.Errorf("check SLIMAGE_DOCKERFILE_OUT: %s is outside the module %s: the Dockerfile must be inside the build context", out, c.Dir)
+	}
+	relDist, err := filepath.Rel(c.Dir, c.Dist)
+	if err != nil || strings.HasPrefix(relDist, "..") {
+		relDist = "dist"
+	}
+	spec := Spec{Binary: c.Binary, Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
+		Ports: c.Ports, Args: c.Args, Labels: labels(ctx, c)}
+	ms := MultistageSpec{Spec: spec, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
+		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
+	if c.Vendor {
+		ms.ModFlag = "-mod=vendor"
+	}
+	files, err := runtimeFiles(c)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		ms.Copies = append(ms.Copies, f.src+" "+f.dst)
+	}
+	df, err := RenderMultistage(ms)
+	if err != nil {
+		return nil, err
+	}
+	m := &Multistage{Dockerfile: out, Ignore: out + ".dockerignore", Spec: ms}
+	if err := atomicfile.Write(m.Dockerfile, df, 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", m.Dockerfile, err)
+	}
+	if err := atomicfile.Write(m.Ignore, RenderDockerignore(filepath.ToSlash(relDist), ms.DockerfilePath), 0o644); err != nil {
+		return nil, fmt.Errorf("write %s: %w", m.Ignore, err)
+	}
+	return m, nil
+}
+
+// BuildMultistage builds the self-contained Dockerfile with the daemon from
+// the module root, less what its ignore file excludes. The go command runs
+// inside Docker, with the user's GOPROXY, GOPRIVATE, GONOSUMDB, GOSUMDB and
+// GOFLAGS as build arguments; the build uses the host's network, so a
+// proxy the host reaches (127.0.0.1 included) works the same inside.
+func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, m *Multistage, progress io.Writer) (Built, error) {
+	data, err := os.ReadFile(m.Ignore)
+	if err != nil {
+		return Built{}, err
+	}
+	var excludes []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			excludes = append(excludes, strings.TrimPrefix(l, "/"))
+		}
+	}
+	tarball, err := archive.TarWithOptions(c.Dir, &archive.TarOptions{ExcludePatterns: excludes})
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: send the module %s: %w", c.Image, c.Dir, err)
+	}
+	defer tarball.Close()
+	args := map[string]*string{}
+	set := func(k, v string) {
+		if v != "" {
+			args[k] = &v
+		}
+	}
+	for _, k := range []string{"GOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOFLAGS"} {
+		set(k, os.Getenv(k))
+	}
+	l := m.Spec.Spec.Labels
+	set("VERSION", c.Version)
+	set("REVISION", l["org.opencontainers.image.revision"])
+	set("CREATED", l["org.opencontainers.image.created"])
+	res, err := cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
+		Tags: []string{c.Image}, Dockerfile: m.Spec.DockerfilePath, BuildArgs: args,
+		Remove: true, ForceRemove: true, NetworkMode: "host",
+	})
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: %s", c.Image, firstLine(err))
+	}
+	defer res.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, progress, 0, false, nil); err != nil {
+		if ctx.Err() != nil {
+			return Built{}, ctx.Err()
+		}
+		return Built{}, fmt.Errorf("build image %s: %s (Dockerfile: %s)", c.Image, firstLine(err), human.Path(m.Dockerfile))
+	}
+	inspect, err := cli.ImageInspect(ctx, c.Image)
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", c.Image, firstLine(err))
+	}
+	return Built{Ref: c.Image, Platform: c.Platforms[0], ID: inspect.ID, Size: inspect.Size}, nil
+}

@@ -1,0 +1,220 @@
+package images_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/moby/go-archive"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+func TestRenderMultistage(t *testing.T) {
+	spec := images.MultistageSpec{
+		Spec: images.Spec{Binary: "hello", Title: "hello", Zone: "Asia/Shanghai", User: "65532:65532",
+			Ports: []string{"8080/tcp"}, Labels: map[string]string{
+				"org.opencontainers.image.title":    "hello",
+				"org.opencontainers.image.source":   "https://example.com/hello",
+				"org.opencontainers.image.version":  "v1.0.0",
+				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
+			}},
+		GoImage: "golang:1.24", Main: ".", ModFlag: "-mod=readonly", VersionVar: "main.version",
+		Copies:         []string{"conf.yaml /app/conf.yaml"},
+		DockerfilePath: "dist/image/Dockerfile.multistage", IgnorePath: "dist/image/Dockerfile.multistage.dockerignore",
+	}
+	got, err := images.RenderMultistage(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "multistage.Dockerfile", got)
+	golden(t, "multistage.dockerignore", images.RenderDockerignore("dist", spec.DockerfilePath))
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./images -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s (-update to accept):\n%s", name, path, got)
+	}
+}
+
+// goBuilderImage stands in for the official golang image, which cannot be
+// pulled here: the host's own GOROOT, busybox for RUN's shell, the CA
+// bundle and the zone, with the standard library compiled in advance.
+var goBuilder struct {
+	once sync.Once
+	err  error
+}
+
+const goBuilderTag = "slimage-test/golang:builder"
+
+func goBuilderImage(t *testing.T, cli *client.Client) string {
+	t.Helper()
+	goBuilder.once.Do(func() {
+		if _, err := cli.ImageInspect(context.Background(), goBuilderTag); err == nil {
+			return
+		}
+		goroot := strings.TrimSpace(testkit.Go(t, testkit.RepoRoot(t), "env", "GOROOT"))
+		bb, err := exec.LookPath("busybox")
+		if err != nil {
+			goBuilder.err = err
+			return
+		}
+		dir := t.TempDir()
+		for _, sub := range []string{"bin", "pkg", "src", "lib", "go.env", "VERSION"} {
+			if out, err := exec.Command("cp", "-a", filepath.Join(goroot, sub), filepath.Join(dir, "goroot", sub)).CombinedOutput(); err != nil {
+				if err := os.MkdirAll(filepath.Join(dir, "goroot"), 0o755); err != nil {
+					goBuilder.err = err
+					return
+				}
+				if out, err = exec.Command("cp", "-a", filepath.Join(goroot, sub), filepath.Join(dir, "goroot", sub)).CombinedOutput(); err != nil {
+					goBuilder.err = &exec.ExitError{Stderr: out}
+					return
+				}
+			}
+		}
+		testkit.Run(t, exec.Command("cp", bb, filepath.Join(dir, "busybox")))
+		testkit.Run(t, exec.Command("cp", "/etc/ssl/certs/ca-certificates.crt", filepath.Join(dir, "ca-certificates.crt")))
+		testkit.Run(t, exec.Command("cp", "/usr/share/zoneinfo/Asia/Shanghai", filepath.Join(dir, "Shanghai")))
+		os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(`FROM scratch
+COPY busybox /bin/busybox
+COPY goroot/ /usr/local/go/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY Shanghai /usr/share/zoneinfo/Asia/Shanghai
+ENV PATH=/usr/local/go/bin:/bin GOPATH=/go GOTOOLCHAIN=local GOCACHE=/gocache HOME=/root
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /tmp && chmod 1777 /tmp && CGO_ENABLED=0 go build -trimpath std
+`), 0o644)
+		ctxTar, err := archive.TarWithOptions(dir, &archive.TarOptions{})
+		if err != nil {
+			goBuilder.err = err
+			return
+		}
+		defer ctxTar.Close()
+		res, err := cli.ImageBuild(context.Background(), ctxTar, client.ImageBuildOptions{Tags: []string{goBuilderTag}, Remove: true, ForceRemove: true})
+		if err != nil {
+			goBuilder.err = err
+			return
+		}
+		defer res.Body.Close()
+		goBuilder.err = jsonmessage.DisplayJSONMessagesStream(res.Body, io.Discard, 0, false, nil)
+	})
+	if goBuilder.err != nil {
+		t.Fatalf("build the stand-in Go builder image: %v", goBuilder.err)
+	}
+	return goBuilderTag
+}
+
+// loopbackGoProxy serves testdata/goproxy over HTTP on 127.0.0.1.
+func loopbackGoProxy(t *testing.T) string {
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(testkit.RepoRoot(t), "testdata", "goproxy"))))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestMultistageImage(t *testing.T) {
+	cli := docker(t)
+	if _, err := exec.LookPath("busybox"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set and busybox (Debian's busybox-static) is missing: .ci/run installs it")
+		}
+		t.Skip("skipping: the stand-in Go builder image needs busybox (apt-get install busybox-static)")
+	}
+	testkit.HermeticGo(t)
+	t.Setenv("GOPROXY", loopbackGoProxy(t))
+	builder := goBuilderImage(t, cli)
+	removeNewDanglingImages(t, cli) // the build stages and the images rebuilds untag
+	dir := testkit.CopySample(t, "hello")
+	set := func(c *config.Config) {
+		c.VerifyHealth, c.VerifyTLS = "/healthz", "off"
+		c.Version = "v1.0.0"
+	}
+	host := sampleConfig(t, cli, dir, set)
+	buildSample(t, host)
+	multi := sampleConfig(t, cli, dir, func(c *config.Config) {
+		set(c)
+		c.DockerfileMode, c.GoImage, c.Image = "multistage", builder, host.Image+"-multistage"
+	})
+	t.Cleanup(func() { removeImage(cli, multi.Image) })
+
+	build := func() string {
+		var progress bytes.Buffer
+		if _, err := images.Build(context.Background(), multi, &progress, io.Discard); err != nil {
+			t.Fatalf("%v\n%s", err, progress.String())
+		}
+		return progress.String()
+	}
+	build()
+	if _, err := images.Verify(context.Background(), multi, multi.Image, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// The same image as the host mode's: files, modes, owners and config.
+	if h, m := imageFiles(t, cli, host.Image), imageFiles(t, cli, multi.Image); !reflect.DeepEqual(h, m) {
+		t.Errorf("files differ:\nhost:\n%s\nmultistage:\n%s", strings.Join(h, "\n"), strings.Join(m, "\n"))
+	}
+	hi, _ := cli.ImageInspect(context.Background(), host.Image)
+	mi, _ := cli.ImageInspect(context.Background(), multi.Image)
+	delete(hi.Config.Labels, images.ContextLabel)
+	for _, f := range []struct {
+		name string
+		h, m any
+	}{{"user", hi.Config.User, mi.Config.User}, {"env", hi.Config.Env, mi.Config.Env},
+		{"entrypoint", hi.Config.Entrypoint, mi.Config.Entrypoint}, {"workdir", hi.Config.WorkingDir, mi.Config.WorkingDir},
+		{"ports", hi.Config.ExposedPorts, mi.Config.ExposedPorts}, {"labels", hi.Config.Labels, mi.Config.Labels}} {
+		if !reflect.DeepEqual(f.h, f.m) {
+			t.Errorf("%s: host %v, multistage %v", f.name, f.h, f.m)
+		}
+	}
+
+	// A source-only change reuses the go mod download layer; a go.sum change does not.
+	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nfunc init() { println(\"changed\") }\n"})
+	if !downloadCached(t, build()) {
+		t.Error("after a source-only change, go mod download ran again")
+	}
+	sum := filepath.Join(dir, "go.sum")
+	data, _ := os.ReadFile(sum)
+	os.WriteFile(sum, append(data, "example.com/unused v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"...), 0o644)
+	if downloadCached(t, build()) {
+		t.Error("after a go.sum change, the go mod download layer was reused")
+	}
+}
+
+// downloadCached reads the legacy builder's output: the step that runs go
+// mod download is followed by "Using cache" when its layer is reused.
+func downloadCached(t *testing.T, progress string) bool {
+	t.Helper()
+	i := strings.Index(progress, "RUN go mod download")
+	if i < 0 {
+		t.Fatalf("no go mod download step in the build output:\n%s", progress)
+	}
+	rest := progress[i:]
+	next := strings.Index(rest, "\nStep ")
+	if next < 0 {
+		next = len(rest)
+	}
+	return strings.Contains(rest[:next], "Using cache")
+}
