@@ -179,6 +179,9 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 		if ctx.Err() != nil {
 			return Built{}, ctx.Err()
 		}
+		if _, inspectErr := cli.ImageInspect(ctx, c.GoImage); inspectErr != nil {
+			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, firstLine(err))
+		}
 		return Built{}, fmt.Errorf("build image %s: %s (Dockerfile: %s)", c.Image, firstLine(err), human.Path(m.Dockerfile))
 	}
 	inspect, err := cli.ImageInspect(ctx, c.Image)

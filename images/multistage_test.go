@@ -203,6 +203,16 @@ func TestMultistageImage(t *testing.T) {
 	}
 }
 
+func TestMultistageWithoutBuilderImage(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.DockerfileMode, c.GoImage = "multistage", "127.0.0.1:1/slimage/absent:nope" // a closed loopback registry
+	})
+	_, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+	testkit.ErrorMentions(t, err, "build image "+c.Image, "builder image 127.0.0.1:1/slimage/absent:nope", "SLIMAGE_GO_IMAGE")
+}
+
 // downloadCached reads the legacy builder's output: the step that runs go
 // mod download is followed by "Using cache" when its layer is reused.
 func downloadCached(t *testing.T, progress string) bool {
