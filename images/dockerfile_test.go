@@ -1,6 +1,7 @@
 package images_test
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -36,20 +37,26 @@ func TestRenderDockerfile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", tt.golden)
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./images -run RenderDockerfile -update)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("Dockerfile differs from %s (-update to accept):\n%s", path, got)
-			}
+			golden(t, tt.golden, got)
 		})
+	}
+}
+
+// golden compares got with testdata/<name>, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./images -run Render -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from %s (-update to accept):\n%s", name, path, got)
 	}
 }
 

@@ -45,23 +45,6 @@ func TestRenderMultistage(t *testing.T) {
 	golden(t, "multistage.dockerignore", images.RenderDockerignore("dist", spec.DockerfilePath))
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./images -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s (-update to accept):\n%s", name, path, got)
-	}
-}
-
 // goBuilderImage stands in for the official golang image, which cannot be
 // pulled here: the host's own GOROOT, busybox for RUN's shell, the CA
 // bundle and the zone, with the standard library compiled in advance.
