@@ -413,7 +413,7 @@ func gitVersion(ctx context.Context, dir string) string {
 func (c *Config) String() string {
 	var b strings.Builder
 	row := func(name, val, note string) {
-		fmt.Fprintf(&b, "  %-20s %s", name, val)
+		fmt.Fprintf(&b, "  %-24s %s", name, val)
 		if note != "" {
 			fmt.Fprintf(&b, "  (%s)", note)
 		}

@@ -214,7 +214,7 @@ func TestEffectiveConfigIsPrinted(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := c.String()
-	for _, w := range []string{"SLIMAGE_DIR", "example.com/shop", "SLIMAGE_PLATFORMS    linux/amd64,linux/arm64", "SLIMAGE_BINARY       shop"} {
+	for _, w := range []string{"SLIMAGE_DIR", "example.com/shop", "SLIMAGE_PLATFORMS        linux/amd64,linux/arm64", "SLIMAGE_BINARY           shop"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("config print lacks %q:\n%s", w, out)
 		}

@@ -95,7 +95,7 @@ func init() {
 	build.Dir = dir
 	build.Env = append(os.Environ(), append(env, "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64")...)
 	out = testkit.Run(t, build)
-	for _, want := range []string{"slimage configuration:", "SLIMAGE_PLATFORMS    linux/amd64,linux/arm64",
+	for _, want := range []string{"slimage configuration:", "SLIMAGE_PLATFORMS        linux/amd64,linux/arm64",
 		"deps example.com/consumer/svc: no dependencies", "build linux/amd64", "build linux/arm64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mage -v build output lacks %q:\n%s", want, out)
