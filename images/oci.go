@@ -25,6 +25,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/atomicfile"
 )
 
 // defaultPath is the PATH Docker's builder gives a FROM scratch image; the
@@ -253,21 +254,10 @@ func reuseLayout(dir string, c *config.Config, contexts []*StagedContext) (v1.Im
 // WriteLayout writes idx as an OCI image layout at dir, replacing what was
 // there only once the new layout is complete.
 func WriteLayout(idx v1.ImageIndex, dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	return atomicfile.ReplaceDir(dir, func(tmp string) error {
+		_, err := layout.Write(tmp, idx)
 		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".oci-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if _, err := layout.Write(tmp, idx); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dir)
+	})
 }
 
 // PlatformTag is the local Docker tag of platform p of an OCI build: the

@@ -23,6 +23,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/atomicfile"
 )
 
 // DataDir is the conventional folder, at the module root, whose contents
@@ -88,38 +89,30 @@ func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedCon
 	}
 
 	final := StageDir(c, p)
-	if err := os.MkdirAll(c.Dist, 0o755); err != nil {
-		return nil, fmt.Errorf("stage image: %w", err)
+	err = atomicfile.ReplaceDir(final, func(tmp string) error {
+		w := stager{root: tmp}
+		w.file("Dockerfile", dockerfile, 0o644)
+		w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
+		w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
+		w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
+		w.file("rootfs/etc/ssl/certs/ca-certificates.crt", bundle, 0o644)
+		if zone != nil {
+			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, zone, 0o644)
+			w.file("rootfs/etc/localtime", zone, 0o644)
+		}
+		for _, f := range files {
+			w.copy(f.abs, "files"+f.dst)
+		}
+		w.link(binary, "bin/"+spec.Binary)
+		if w.err != nil {
+			return w.err
+		}
+		return ctx.Err()
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
-	tmp, err := os.MkdirTemp(c.Dist, ".image-*")
 	if err != nil {
-		return nil, fmt.Errorf("stage image: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	w := stager{root: tmp}
-	w.file("Dockerfile", dockerfile, 0o644)
-	w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
-	w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
-	w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
-	w.file("rootfs/etc/ssl/certs/ca-certificates.crt", bundle, 0o644)
-	if zone != nil {
-		w.file("rootfs/usr/share/zoneinfo/"+c.TZ, zone, 0o644)
-		w.file("rootfs/etc/localtime", zone, 0o644)
-	}
-	for _, f := range files {
-		w.copy(f.abs, "files"+f.dst)
-	}
-	w.link(binary, "bin/"+spec.Binary)
-	if w.err != nil {
-		return nil, fmt.Errorf("stage image: %w", w.err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := os.RemoveAll(final); err != nil {
-		return nil, fmt.Errorf("stage image: %w", err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}
 	digest, err := ContextDigest(final)

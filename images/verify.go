@@ -8,7 +8,6 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -191,27 +190,15 @@ func buildProbe(ctx context.Context, c *config.Config, p config.Platform) (strin
 	return a.Path, err
 }
 
+// writeProbeModule writes the probe's module; its folder is named after the
+// source's hash, so replacing it (say, by a concurrent run) changes nothing.
 func writeProbeModule(dir string) error {
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".probe-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module slimage.local/probe\n\ngo 1.22\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "main.go"), probeSource, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) {
-		if _, statErr := os.Stat(filepath.Join(dir, "main.go")); statErr != nil {
-			return err // a concurrent run may have won the rename; that is fine
+	return atomicfile.ReplaceDir(dir, func(tmp string) error {
+		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module slimage.local/probe\n\ngo 1.22\n"), 0o644); err != nil {
+			return err
 		}
-	}
-	return nil
+		return os.WriteFile(filepath.Join(tmp, "main.go"), probeSource, 0o644)
+	})
 }
 
 const probePath = "/slimage-probe"
