@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/moby/moby/api/types/jsonstream"
@@ -16,6 +17,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/human"
 )
 
 // Connect returns a client for the Docker Engine API. slimage talks to the
@@ -124,7 +126,8 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext,
 	}
 	defer res.Body.Close()
 	var id string
-	err = jsonmessage.DisplayJSONMessagesStream(res.Body, progress, 0, false, func(m jsonstream.Message) {
+	tail := &outputTail{}
+	err = jsonmessage.DisplayJSONMessagesStream(res.Body, io.MultiWriter(progress, tail), 0, false, func(m jsonstream.Message) {
 		var aux struct{ ID string }
 		if m.Aux != nil && json.Unmarshal(*m.Aux, &aux) == nil && aux.ID != "" {
 			id = aux.ID
@@ -134,7 +137,7 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *StagedContext,
 		return Built{}, ctx.Err()
 	}
 	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: %s (Dockerfile: %s)", ref, firstLine(err), sc.Dockerfile)
+		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", ref, firstLine(err), lastOutput(tail), human.Path(sc.Dockerfile))
 	}
 	inspect, err := cli.ImageInspect(ctx, ref)
 	if err != nil {
@@ -153,6 +156,33 @@ func tarDir(dir string, w io.Writer) error {
 		return fmt.Errorf("send build context %s: %w", filepath.Clean(dir), err)
 	}
 	return tw.Close()
+}
+
+// outputTail keeps the last lines a builder printed, less its own
+// bookkeeping, so that an error can say what the failing step itself said.
+type outputTail struct{ lines []string }
+
+var ansiEscape = regexp.MustCompile("\x1b\\[[0-9;]*[A-Za-z]")
+
+func (o *outputTail) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(ansiEscape.ReplaceAllString(string(p), ""), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "--->") && !strings.HasPrefix(l, "Removing intermediate container") {
+			o.lines = append(o.lines, l)
+			if len(o.lines) > 3 {
+				o.lines = o.lines[1:]
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// lastOutput is what the builder printed last before failing.
+func lastOutput(o *outputTail) string {
+	if len(o.lines) == 0 {
+		return "nothing"
+	}
+	return o.lines[len(o.lines)-1]
 }
 
 // DaemonPlatform is the platform the daemon builds and runs natively.

@@ -175,14 +175,15 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 		return Built{}, fmt.Errorf("build image %s: %s", c.Image, firstLine(err))
 	}
 	defer res.Body.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, progress, 0, false, nil); err != nil {
+	tail := &outputTail{}
+	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, io.MultiWriter(progress, tail), 0, false, nil); err != nil {
 		if ctx.Err() != nil {
 			return Built{}, ctx.Err()
 		}
 		if _, inspectErr := cli.ImageInspect(ctx, c.GoImage); inspectErr != nil {
 			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, firstLine(err))
 		}
-		return Built{}, fmt.Errorf("build image %s: %s (Dockerfile: %s)", c.Image, firstLine(err), human.Path(m.Dockerfile))
+		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", c.Image, firstLine(err), lastOutput(tail), human.Path(m.Dockerfile))
 	}
 	inspect, err := cli.ImageInspect(ctx, c.Image)
 	if err != nil {

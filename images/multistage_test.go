@@ -184,6 +184,11 @@ func TestMultistageImage(t *testing.T) {
 	if downloadCached(t, build()) {
 		t.Error("after a go.sum change, the go mod download layer was reused")
 	}
+
+	// A failing step's own words reach the error.
+	t.Setenv("GOPROXY", "off")
+	_, err := images.Build(context.Background(), multi, io.Discard, io.Discard)
+	testkit.ErrorMentions(t, err, "build image "+multi.Image, "github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off")
 }
 
 func TestMultistageWithoutBuilderImage(t *testing.T) {

@@ -98,10 +98,12 @@ func Build(ctx context.Context) error {
 
 // Image builds the scratch image (CA bundle, zone, non-root user) and tags it.
 func Image(ctx context.Context) error {
-	mg.CtxDeps(ctx, Build)
 	c, err := load(ctx)
 	if err != nil {
 		return err
+	}
+	if c.DockerfileMode != "multistage" { // which compiles inside Docker
+		mg.CtxDeps(ctx, Build)
 	}
 	_, err = images.Build(ctx, c, progress(), os.Stdout)
 	return err
