@@ -59,18 +59,13 @@ func Tags(c *config.Config) []Built {
 }
 
 func buildOCI(ctx context.Context, c *config.Config, out io.Writer) ([]Built, error) {
-	contexts := make([]*StagedContext, len(c.Platforms))
-	for i, p := range c.Platforms {
-		sc, err := Stage(ctx, c, p)
-		if err != nil {
-			return nil, err
-		}
-		contexts[i] = sc
+	contexts, err := StageAll(ctx, c)
+	if err != nil {
+		return nil, err
 	}
 	dir := filepath.Join(c.Dist, "oci")
 	idx, imgs, unchanged := reuseLayout(dir, c, contexts)
 	if !unchanged {
-		var err error
 		if idx, imgs, err = assembleIndex(c, contexts); err != nil {
 			return nil, err
 		}

@@ -190,13 +190,9 @@ type OCIPlatformImage struct {
 // BuildOCIIndex stages a context per platform, assembles each image and an
 // OCI image index over them.
 func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
-	contexts := make([]*StagedContext, len(c.Platforms))
-	for i, p := range c.Platforms {
-		sc, err := Stage(ctx, c, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		contexts[i] = sc
+	contexts, err := StageAll(ctx, c)
+	if err != nil {
+		return nil, nil, err
 	}
 	return assembleIndex(c, contexts)
 }

@@ -54,30 +54,65 @@ func StageDir(c *config.Config, p config.Platform) string {
 // first, which replaces the old context only when complete: a bad input
 // leaves the previous context as it was.
 func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedContext, error) {
+	in, err := readStageInputs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return in.stage(ctx, c, p)
+}
+
+// StageAll stages a context for every platform of c; what they share (CA
+// bundle, zone, run-time files, labels) is read and checked once.
+func StageAll(ctx context.Context, c *config.Config) ([]*StagedContext, error) {
+	in, err := readStageInputs(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	contexts := make([]*StagedContext, len(c.Platforms))
+	for i, p := range c.Platforms {
+		if contexts[i], err = in.stage(ctx, c, p); err != nil {
+			return nil, err
+		}
+	}
+	return contexts, nil
+}
+
+// stageInputs is what every platform's context holds alike.
+type stageInputs struct {
+	bundle, zone []byte
+	files        []runtimeFile
+	labels       map[string]string
+}
+
+func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error) {
+	in := &stageInputs{labels: labels(ctx, c)}
+	var err error
+	if in.bundle, err = caBundle(c.CABundle, c.ExtraCA); err != nil {
+		return nil, err
+	}
+	if c.TZ != "" {
+		if in.zone, err = zoneData(c.GoEnv.GOROOT, c.TZ); err != nil {
+			return nil, err
+		}
+	}
+	if in.files, err = runtimeFiles(c); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// stage writes p's context: the shared inputs plus p's binary.
+func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedContext, error) {
 	binary := gobuild.OutputPath(c, p)
 	bi, err := os.Stat(binary)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)
 	}
-	bundle, err := caBundle(c.CABundle, c.ExtraCA)
-	if err != nil {
-		return nil, err
-	}
-	var zone []byte
-	if c.TZ != "" {
-		if zone, err = zoneData(c.GoEnv.GOROOT, c.TZ); err != nil {
-			return nil, err
-		}
-	}
-	files, err := runtimeFiles(c)
-	if err != nil {
-		return nil, err
-	}
 	spec := Spec{
 		Binary: filepath.Base(binary), Title: c.Binary, Version: c.Version, Zone: c.TZ,
-		User: c.User, Ports: c.Ports, Args: c.Args, Labels: labels(ctx, c),
+		User: c.User, Ports: c.Ports, Args: c.Args, Labels: in.labels,
 	}
-	for _, f := range files {
+	for _, f := range in.files {
 		spec.Files = append(spec.Files, f.src+" -> "+f.dst)
 		if f.dst == spec.BinaryPath() {
 			return nil, fmt.Errorf("stage image: run-time file %s would replace the binary at %s: pick another destination", f.src, f.dst)
@@ -95,12 +130,12 @@ func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedCon
 		w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
 		w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
 		w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
-		w.file("rootfs/etc/ssl/certs/ca-certificates.crt", bundle, 0o644)
-		if zone != nil {
-			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, zone, 0o644)
-			w.file("rootfs/etc/localtime", zone, 0o644)
+		w.file("rootfs/etc/ssl/certs/ca-certificates.crt", in.bundle, 0o644)
+		if in.zone != nil {
+			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)
+			w.file("rootfs/etc/localtime", in.zone, 0o644)
 		}
-		for _, f := range files {
+		for _, f := range in.files {
 			w.copy(f.abs, "files"+f.dst)
 		}
 		w.link(binary, "bin/"+spec.Binary)

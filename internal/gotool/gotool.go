@@ -87,12 +87,9 @@ func FirstLine(out string) string {
 // Env is the part of `go env` that slimage needs.
 type Env struct {
 	GOVERSION   string
-	GOHOSTOS    string
 	GOHOSTARCH  string
 	GOTOOLCHAIN string
 	GOFLAGS     string
-	GOMODCACHE  string
-	GOPROXY     string
 	GOROOT      string
 }
 
@@ -101,7 +98,7 @@ type Env struct {
 // this very call switch toolchains: GOVERSION is then the local Go's.
 func ReadEnv(ctx context.Context) (Env, error) {
 	res, err := Run(ctx, Cmd{Dir: os.TempDir(), Args: []string{"env", "-json",
-		"GOVERSION", "GOHOSTOS", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOMODCACHE", "GOPROXY", "GOROOT"}})
+		"GOVERSION", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOROOT"}})
 	if err != nil {
 		return Env{}, err
 	}
