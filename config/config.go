@@ -20,7 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/distribution/reference"
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
@@ -509,14 +508,14 @@ func (c *Config) resolveImage() error {
 	if c.Image == "" {
 		c.Image = c.Binary + ":" + tagFrom(c.Version)
 	}
-	named, err := reference.ParseNormalizedNamed(c.Image)
+	ref, err := ParseImageRef(c.Image)
 	if err != nil {
 		return fmt.Errorf("check SLIMAGE_IMAGE: %q is not an image reference (%v): write name[:tag], lower case, e.g. %s:v1.2.3", c.Image, err, c.Binary)
 	}
-	if _, tagged := named.(reference.Tagged); !tagged {
-		if _, digested := named.(reference.Digested); digested {
-			return fmt.Errorf("check SLIMAGE_IMAGE: %q has a digest: a build can only be tagged, write name:tag", c.Image)
-		}
+	if ref.Digest != "" {
+		return fmt.Errorf("check SLIMAGE_IMAGE: %q has a digest: a build can only be tagged, write name:tag", c.Image)
+	}
+	if ref.Tag == "" {
 		c.Image += ":" + tagFrom(c.Version)
 	}
 	switch c.User {
@@ -549,7 +548,7 @@ func (c *Config) resolveImage() error {
 		return err
 	}
 	if c.Push != "" {
-		if _, err := reference.ParseNormalizedNamed(c.Push); err != nil {
+		if _, err := ParseImageRef(c.Push); err != nil {
 			return fmt.Errorf("check SLIMAGE_PUSH: %q is not a registry/repository[:tag] (%v)", c.Push, err)
 		}
 	}
@@ -611,7 +610,7 @@ func (c *Config) resolveMultistage() error {
 		}
 		c.GoImage = "golang:" + v
 	}
-	if _, err := reference.ParseNormalizedNamed(c.GoImage); err != nil {
+	if _, err := ParseImageRef(c.GoImage); err != nil {
 		return fmt.Errorf("check SLIMAGE_GO_IMAGE: %q is not an image reference (%v): write e.g. golang:1.26 or golang:1.26@sha256:<digest>", c.GoImage, err)
 	}
 	if c.DockerfileOut == "" {

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -223,7 +224,11 @@ func TestEffectiveConfigIsPrinted(t *testing.T) {
 
 // Verifying an image built elsewhere needs settings, not a Go module.
 func TestLoadSettingsNeedsNoModule(t *testing.T) {
-	t.Chdir(t.TempDir())
+	wd, _ := os.Getwd()
+	if err := os.Chdir(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chdir(wd) })
 	c, err := config.LoadSettings(nil, nil, lookupFrom(map[string]string{"SLIMAGE_TZ": "Europe/Berlin", "SLIMAGE_VERIFY_TIMEOUT": "5s"}))
 	if err != nil {
 		t.Fatal(err)

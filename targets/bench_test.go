@@ -39,17 +39,17 @@ func BenchmarkNoopBuild(b *testing.B) {
 	testkit.Run(b, goBuild())
 
 	b.Run("go-build", func(b *testing.B) {
-		for b.Loop() {
+		for range b.N {
 			testkit.Run(b, goBuild())
 		}
 	})
 	b.Run("mage-build", func(b *testing.B) {
-		for b.Loop() {
+		for range b.N {
 			testkit.Run(b, mageBuild())
 		}
 	})
 	b.Run("mage-build-hashfast", func(b *testing.B) {
-		for b.Loop() {
+		for range b.N {
 			testkit.Run(b, mageBuild("MAGEFILE_HASHFAST=1"))
 		}
 	})

@@ -5,14 +5,14 @@
 //
 // Every exported function here is a target, so configuration goes through
 // Defaults and Configure, whose function arguments mage does not take for
-// targets.
+// targets. Deps and Build run here; Image, Verify and VerifyImage run the
+// image engine (module github.com/slimage/slimage/images) as a child
+// process, so a magefile that imports this package links nothing heavy.
 package targets
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 
@@ -20,7 +20,8 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/internal/engine"
+	"github.com/slimage/slimage/internal/gotool"
 )
 
 var (
@@ -76,8 +77,30 @@ func load(ctx context.Context) (*config.Config, error) {
 	return loaded.cfg, loaded.err
 }
 
-// Deps downloads the module's dependencies and verifies them against go.sum.
+// Deps downloads the module's dependencies and verifies them against
+// go.sum, then makes sure the image engine is built (its modules are
+// reported apart from the service's), so later steps need no network.
 func Deps(ctx context.Context) error {
+	mg.CtxDeps(ctx, goDeps)
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	e, err := ensureEngine(ctx, c.GoEnv)
+	if err != nil {
+		return err
+	}
+	state := "ready (cached)"
+	if e.Built {
+		state = "built"
+	}
+	// The engine's modules are slimage's, not the service's: one line apart.
+	fmt.Printf("deps engine %s: %s\n", e.Source, state)
+	return nil
+}
+
+// goDeps is Deps without the engine: what Build needs.
+func goDeps(ctx context.Context) error {
 	c, err := load(ctx)
 	if err != nil {
 		return err
@@ -87,7 +110,7 @@ func Deps(ctx context.Context) error {
 
 // Build cross-compiles static, stripped binaries into dist/<os>_<arch>/.
 func Build(ctx context.Context) error {
-	mg.CtxDeps(ctx, Deps)
+	mg.CtxDeps(ctx, goDeps)
 	c, err := load(ctx)
 	if err != nil {
 		return err
@@ -105,8 +128,7 @@ func Image(ctx context.Context) error {
 	if c.DockerfileMode != "multistage" { // which compiles inside Docker
 		mg.CtxDeps(ctx, Build)
 	}
-	_, err = images.Build(ctx, c, progress(), os.Stdout)
-	return err
+	return runEngine(ctx, c, "image")
 }
 
 // Verify starts the image and proves from inside it that TLS calls validate
@@ -117,14 +139,7 @@ func Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every platform is verified, and every failure reported, before failing.
-	var errs []error
-	for _, t := range images.Tags(c) {
-		if _, err := images.Verify(ctx, c, t.Ref, progress(), os.Stdout); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return runEngine(ctx, c, "verify")
 }
 
 // VerifyImage runs verify's checks on an image already in the local Docker,
@@ -134,14 +149,39 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	_, err = images.Verify(ctx, c, ref, progress(), os.Stdout)
-	return err
+	env, err := gotool.ReadEnv(ctx)
+	if err != nil {
+		return fmt.Errorf("read go env: %w", err)
+	}
+	e, err := ensureEngine(ctx, env)
+	if err != nil {
+		return err
+	}
+	return e.Run(ctx, c, mg.Verbose(), "verify-image", ref)
 }
 
-// progress is where libraries stream their details: stdout under mage -v.
-func progress() io.Writer {
-	if mg.Verbose() {
-		return os.Stdout
+var engineOnce struct {
+	once sync.Once
+	e    *engine.Engine
+	err  error
+}
+
+// ensureEngine finds (or builds, once per run) the engine of the same
+// slimage release as these targets.
+func ensureEngine(ctx context.Context, env gotool.Env) (*engine.Engine, error) {
+	engineOnce.once.Do(func() {
+		engineOnce.e, engineOnce.err = engine.Ensure(ctx, env, os.Stdout)
+		if engineOnce.err == nil && mg.Verbose() {
+			fmt.Printf("engine: %s (%s)\n", engineOnce.e.Source, engineOnce.e.Path)
+		}
+	})
+	return engineOnce.e, engineOnce.err
+}
+
+func runEngine(ctx context.Context, c *config.Config, args ...string) error {
+	e, err := ensureEngine(ctx, c.GoEnv)
+	if err != nil {
+		return err
 	}
-	return io.Discard
+	return e.Run(ctx, c, mg.Verbose(), args...)
 }

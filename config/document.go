@@ -1,0 +1,48 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// DocumentFormat names the version of Document's JSON. The engine refuses
+// any other, so a front and an engine that disagree on the configuration
+// never run together.
+const DocumentFormat = "slimage.config/v1"
+
+// Document is how the front hands the configuration to the engine (the
+// child process that builds and verifies images): the one way, in the
+// environment variable EngineConfigVar.
+type Document struct {
+	Format   string  `json:"format"`
+	Slimage  string  `json:"slimage"`  // the front's module version, "(local)" for a folder
+	Verbose  bool    `json:"verbose"`  // mage -v
+	Resolved bool    `json:"resolved"` // Config went through Resolve (not so for verifyImage)
+	Config   *Config `json:"config"`
+}
+
+// EngineConfigVar is the environment variable that carries the Document.
+const EngineConfigVar = "SLIMAGE_ENGINE_CONFIG"
+
+// MarshalDocument encodes c for the engine.
+func MarshalDocument(c *Config, slimageVersion string, verbose bool) ([]byte, error) {
+	return json.Marshal(Document{Format: DocumentFormat, Slimage: slimageVersion, Verbose: verbose, Resolved: c.resolved, Config: c})
+}
+
+// UnmarshalDocument decodes what MarshalDocument wrote; a resolved
+// configuration stays resolved, so the engine never asks the go command
+// again.
+func UnmarshalDocument(data []byte) (*Document, error) {
+	var d Document
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("read the configuration from the front: %w", err)
+	}
+	if d.Format != DocumentFormat {
+		return nil, fmt.Errorf("read the configuration from the front: format %q, this engine reads %q: the front and the engine come from different slimage releases; run the engine that the front builds", d.Format, DocumentFormat)
+	}
+	if d.Config == nil {
+		return nil, fmt.Errorf("read the configuration from the front: no config in it")
+	}
+	d.Config.resolved = d.Resolved
+	return &d, nil
+}

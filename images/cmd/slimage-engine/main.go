@@ -1,0 +1,110 @@
+// Command slimage-engine runs one image step for slimage's mage targets,
+// which start it as a child process so that importing them costs a service
+// nothing:
+//
+//	slimage-engine image                build (and load) the image
+//	slimage-engine verify               verify every platform's image
+//	slimage-engine verify-image <ref>   verify an image built elsewhere
+//	slimage-engine version              print the engine's module versions
+//
+// The configuration comes resolved from the front, as JSON in
+// SLIMAGE_ENGINE_CONFIG (see config.Document). A failed step writes its
+// one-line cause to the file SLIMAGE_ENGINE_ERROR names (and to stderr when
+// it is unset) and exits 1. An interrupt (Ctrl-C, or the front's context
+// being cancelled) stops the step, which still removes its containers and
+// half-written folders.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err == nil {
+		return
+	}
+	if path := os.Getenv("SLIMAGE_ENGINE_ERROR"); path != "" {
+		if werr := os.WriteFile(path, []byte(err.Error()+"\n"), 0o600); werr == nil {
+			os.Exit(1)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "slimage-engine:", err)
+	os.Exit(1)
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 1 && args[0] == "version" {
+		printVersion(os.Stdout)
+		return nil
+	}
+	if len(args) == 0 {
+		return errors.New("slimage-engine: no step: run image, verify, verify-image <ref> or version (the mage targets start it for you)")
+	}
+	data, ok := os.LookupEnv(config.EngineConfigVar)
+	if !ok {
+		return fmt.Errorf("slimage-engine %s: no configuration in %s: run it through the mage targets (mage %s)", args[0], config.EngineConfigVar, args[0])
+	}
+	doc, err := config.UnmarshalDocument([]byte(data))
+	if err != nil {
+		return err
+	}
+	c := doc.Config
+	progress := io.Discard
+	if doc.Verbose {
+		progress = os.Stdout
+	}
+	switch step := args[0]; {
+	case step == "image" && len(args) == 1 && doc.Resolved:
+		_, err := images.Build(ctx, c, progress, os.Stdout)
+		return err
+	case step == "verify" && len(args) == 1 && doc.Resolved:
+		// Every platform is verified, and every failure reported, before failing.
+		var failed []string
+		for _, t := range images.Tags(c) {
+			if _, err := images.Verify(ctx, c, t.Ref, progress, os.Stdout); err != nil {
+				failed = append(failed, err.Error())
+			}
+		}
+		if len(failed) > 0 {
+			return errors.New(strings.Join(failed, "; "))
+		}
+		return nil
+	case step == "verify-image" && len(args) == 2:
+		_, err := images.Verify(ctx, c, args[1], progress, os.Stdout)
+		return err
+	}
+	return fmt.Errorf("slimage-engine: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", args)
+}
+
+func printVersion(w io.Writer) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "slimage-engine: no build info")
+		return
+	}
+	fmt.Fprintf(w, "%s %s\n", bi.Main.Path, bi.Main.Version)
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/slimage/slimage" {
+			v := d.Version
+			if d.Replace != nil {
+				v += " => " + d.Replace.Path + " " + d.Replace.Version
+			}
+			fmt.Fprintf(w, "%s %s\n", d.Path, v)
+		}
+	}
+	fmt.Fprintln(w, bi.GoVersion)
+}
