@@ -36,6 +36,10 @@ type Config struct {
 	Dist       string     // SLIMAGE_DIST: output folder
 	Version    string     // SLIMAGE_VERSION: stamped into the binary
 	VersionVar string     // SLIMAGE_VERSION_VAR: the -X target; "" stamps nothing
+	// SLIMAGE_DEPS_VERIFY: full (go mod verify re-hashes every module) or
+	// fast (only module folders changed since slimage last verified them);
+	// "" is full under CI=true, else fast.
+	DepsVerify string
 
 	Image    string   // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
 	TZ       string   // SLIMAGE_TZ: IANA zone baked into the image
@@ -83,7 +87,7 @@ func Default() *Config {
 
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
-	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
+	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
 	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
 	"SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS"}
@@ -116,6 +120,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Version = v
 		case "SLIMAGE_VERSION_VAR":
 			c.VersionVar = v
+		case "SLIMAGE_DEPS_VERIFY":
+			c.DepsVerify = v
 		case "SLIMAGE_IMAGE":
 			c.Image = v
 		case "SLIMAGE_TZ":
@@ -214,10 +220,32 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if c.Version == "" {
 		c.Version = gitVersion(ctx, c.Dir)
 	}
+	if err := c.resolveDepsVerify(isCI()); err != nil {
+		return err
+	}
 	if strings.ContainsAny(c.Version, " \t\n'\"") {
 		return fmt.Errorf("check SLIMAGE_VERSION: %q has spaces or quotes: use a tag-like value such as v1.2.3", c.Version)
 	}
 	return c.resolveImage()
+}
+
+// isCI reads CI as CI systems set it (true, or 1).
+func isCI() bool { v := os.Getenv("CI"); return v != "" && v != "false" && v != "0" }
+
+// resolveDepsVerify chooses how deps checks the module cache: CI runners
+// start from a fresh cache, so they get the full check unless told.
+func (c *Config) resolveDepsVerify(ci bool) error {
+	switch c.DepsVerify {
+	case "":
+		c.DepsVerify = "fast"
+		if ci {
+			c.DepsVerify = "full"
+		}
+	case "full", "fast":
+	default:
+		return fmt.Errorf("check SLIMAGE_DEPS_VERIFY: %q is not full or fast", c.DepsVerify)
+	}
+	return nil
 }
 
 func (c *Config) readModule() error {
@@ -430,6 +458,7 @@ func (c *Config) String() string {
 		stamp = "no version stamp"
 	}
 	row("SLIMAGE_VERSION_VAR", c.VersionVar, stamp)
+	row("SLIMAGE_DEPS_VERIFY", c.DepsVerify, "")
 	goNote := "GOTOOLCHAIN=" + c.GoEnv.GOTOOLCHAIN + optional(", GOFLAGS=", c.GoEnv.GOFLAGS)
 	if c.Vendor {
 		goNote += ", vendor/ found: -mod=vendor"

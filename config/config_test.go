@@ -157,6 +157,14 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_BUILDER", `"kaniko"`}},
 		{"push with the docker builder", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PUSH": "127.0.0.1:5000/a/b:c"},
 			[]string{"SLIMAGE_PUSH", "SLIMAGE_BUILDER=oci"}},
+		{"upper-case image name", mod, map[string]string{"SLIMAGE_IMAGE": "Shop:v1"},
+			[]string{"SLIMAGE_IMAGE", `"Shop:v1"`, "lower case"}},
+		{"image with a digest", mod, map[string]string{"SLIMAGE_IMAGE": "shop@sha256:" + strings.Repeat("ab", 32)},
+			[]string{"SLIMAGE_IMAGE", "has a digest", "name:tag"}},
+		{"bad push target", mod, map[string]string{"SLIMAGE_BUILDER": "oci", "SLIMAGE_PUSH": "registry.example:5000/a//b"},
+			[]string{"SLIMAGE_PUSH", "registry.example:5000/a//b"}},
+		{"unknown deps verify mode", mod, map[string]string{"SLIMAGE_DEPS_VERIFY": "sometimes"},
+			[]string{"SLIMAGE_DEPS_VERIFY", `"sometimes"`, "full or fast"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -271,3 +271,69 @@ func TestCheckBinary(t *testing.T) {
 		})
 	}
 }
+
+// Deps in fast mode hashes a module folder only when its files changed since
+// the last check; every way of changing one is still caught, in both modes.
+func TestDepsVerifyModes(t *testing.T) {
+	uuidFile := func() string {
+		return filepath.Join(os.Getenv("GOMODCACHE"), "github.com", "google", "uuid@v1.6.0", "uuid.go")
+	}
+	tampers := []struct {
+		name string
+		do   func(t *testing.T)
+	}{
+		{"edited, mtime put back", func(t *testing.T) {
+			f := uuidFile()
+			fi, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := os.ReadFile(f)
+			// Same size, so only the content and the change time differ.
+			copy(data[len(data)-8:], "tampered")
+			if err := os.WriteFile(f, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(f, fi.ModTime(), fi.ModTime()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"file removed", func(t *testing.T) {
+			if err := os.Remove(uuidFile()); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"file added", func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(filepath.Dir(uuidFile()), "extra.go"), []byte("package uuid\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, mode := range []string{"fast", "full"} {
+		for _, tamper := range tampers {
+			t.Run(mode+"/"+tamper.name, func(t *testing.T) {
+				dir := sample(t)
+				testkit.PrivateModCache(t)
+				t.Setenv("XDG_CACHE_HOME", t.TempDir()) // records of this test only
+				c := resolve(t, dir, func(c *config.Config) { c.DepsVerify = mode })
+				var out bytes.Buffer
+				for range 2 {
+					out.Reset()
+					if err := gobuild.Deps(context.Background(), c, &out); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want := "deps example.com/hello: 1 module downloaded and verified\n"
+				if mode == "fast" {
+					want = "deps example.com/hello: 1 module downloaded and verified (1 unchanged since last verified, not re-hashed)\n"
+				}
+				if out.String() != want {
+					t.Errorf("second deps said %q, want %q", out.String(), want)
+				}
+				tamper.do(t)
+				err := gobuild.Deps(context.Background(), c, &bytes.Buffer{})
+				testkit.ErrorMentions(t, err, "github.com/google/uuid@v1.6.0 in the module cache", "modified after download", "go clean -modcache")
+			})
+		}
+	}
+}

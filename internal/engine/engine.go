@@ -13,6 +13,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -42,9 +43,6 @@ const (
 	// FrontPath is the importable module's path; the engine's is FrontPath+"/images".
 	FrontPath = "github.com/slimage/slimage"
 	cmdPath   = "/images/cmd/slimage-engine"
-	// ErrorFileVar names the file the engine writes its one-line error to,
-	// so that a failing step's cause becomes the target's error.
-	ErrorFileVar = "SLIMAGE_ENGINE_ERROR"
 )
 
 // Engine is a built engine binary and where it came from.
@@ -85,7 +83,7 @@ func FindSource(ctx context.Context) (Source, error) {
 			continue
 		}
 		if r := d.Replace; r != nil {
-			if r.Version == "" {
+			if r.Version == "" || r.Version == "(devel)" || modfile.IsDirectoryPath(r.Path) {
 				return localSource(ctx) // replace => ../folder
 			}
 			return Source{Path: r.Path, Version: r.Version}, nil
@@ -344,29 +342,26 @@ func buildInto(ctx context.Context, dir, bin, modDir, pkg, modFlag string) error
 // its configuration, the caller's environment and standard streams. A
 // cancelled ctx (Ctrl-C in mage) reaches the engine as an interrupt, and
 // Run waits for it to remove its containers and half-written folders. A
-// failed step returns the engine's own one-line cause.
+// failed step returns the engine's own one-line cause, which the engine
+// prints as its last line on stderr after ErrorPrefix; that line is not
+// passed on, since mage prints the error itself.
 func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args ...string) error {
 	doc, err := config.MarshalDocument(c, e.Version, verbose)
 	if err != nil {
 		return fmt.Errorf("run the slimage engine: %w", err)
 	}
-	errFile, err := os.CreateTemp("", "slimage-engine-error-*")
-	if err != nil {
-		return fmt.Errorf("run the slimage engine: %w", err)
-	}
-	errFile.Close()
-	defer os.Remove(errFile.Name())
-
+	stderr := &errorLine{dst: os.Stderr}
 	cmd := exec.CommandContext(ctx, e.Path, args...)
-	cmd.Env = append(os.Environ(), config.EngineConfigVar+"="+string(doc), ErrorFileVar+"="+errFile.Name())
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), config.EngineConfigVar+"="+string(doc))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, stderr
 	cmd.Cancel = func() error { return interrupt(cmd.Process) }
 	// The engine's own clean-up (containers, temp folders) gets this long
 	// after an interrupt before it is killed.
 	cmd.WaitDelay = 60 * time.Second
 	runErr := cmd.Run()
-	if msg, _ := os.ReadFile(errFile.Name()); len(strings.TrimSpace(string(msg))) > 0 {
-		return errors.New(strings.TrimSpace(string(msg)))
+	stderr.flush()
+	if stderr.cause != "" {
+		return errors.New(stderr.cause)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && runErr != nil {
 		return ctxErr
@@ -375,6 +370,40 @@ func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args .
 		return fmt.Errorf("run the slimage engine %s %s: %v (it gave no cause): run with mage -v to see its output", e.Source, strings.Join(args, " "), runErr)
 	}
 	return nil
+}
+
+// ErrorPrefix starts the line on which the engine prints why a step failed.
+const ErrorPrefix = "slimage-engine error: "
+
+// errorLine passes the engine's stderr on, line by line, except the line
+// that carries its cause, which it keeps.
+type errorLine struct {
+	dst   io.Writer
+	buf   []byte
+	cause string
+}
+
+func (w *errorLine) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := w.buf[:i+1]
+		if cause, ok := strings.CutPrefix(string(line), ErrorPrefix); ok {
+			w.cause = strings.TrimSpace(cause)
+		} else if _, err := w.dst.Write(line); err != nil {
+			return len(p), err
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func (w *errorLine) flush() {
+	if len(w.buf) > 0 {
+		w.Write([]byte("\n"))
+	}
 }
 
 // interrupt asks the engine to stop as Ctrl-C would; where processes take

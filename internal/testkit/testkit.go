@@ -175,3 +175,19 @@ func Run(t testing.TB, cmd *exec.Cmd) string {
 	}
 	return string(out)
 }
+
+// NeedDocker skips the test when no Docker daemon answers the docker
+// command, unless CI is set: there a missing daemon is a failure. For the
+// front's tests, which do not link Docker's client.
+func NeedDocker(t testing.TB) {
+	t.Helper()
+	out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err == nil {
+		return
+	}
+	msg := strings.TrimSpace(string(out))
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set and Docker is unreachable: %v %s", err, msg)
+	}
+	t.Skipf("skipping: Docker is unreachable (%v %s)", err, msg)
+}

@@ -8,9 +8,9 @@
 //	slimage-engine version              print the engine's module versions
 //
 // The configuration comes resolved from the front, as JSON in
-// SLIMAGE_ENGINE_CONFIG (see config.Document). A failed step writes its
-// one-line cause to the file SLIMAGE_ENGINE_ERROR names (and to stderr when
-// it is unset) and exits 1. An interrupt (Ctrl-C, or the front's context
+// SLIMAGE_ENGINE_CONFIG (see config.Document). A failed step prints its
+// one-line cause as its last line on stderr, after "slimage-engine error: ",
+// and exits 1. An interrupt (Ctrl-C, or the front's context
 // being cancelled) stops the step, which still removes its containers and
 // half-written folders.
 package main
@@ -37,12 +37,8 @@ func main() {
 	if err == nil {
 		return
 	}
-	if path := os.Getenv("SLIMAGE_ENGINE_ERROR"); path != "" {
-		if werr := os.WriteFile(path, []byte(err.Error()+"\n"), 0o600); werr == nil {
-			os.Exit(1)
-		}
-	}
-	fmt.Fprintln(os.Stderr, "slimage-engine:", err)
+	// The front takes this line as the target's error (engine.ErrorPrefix).
+	fmt.Fprintln(os.Stderr, "slimage-engine error: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	os.Exit(1)
 }
 

@@ -1,0 +1,114 @@
+package targets_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+// repoMage runs this repository's magefile (the sample) with the mage
+// binary, its output in a temp dist.
+func repoMage(t *testing.T, mage string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(mage, args...)
+	cmd.Dir = testkit.RepoRoot(t)
+	cmd.Env = append(os.Environ(), append([]string{"SLIMAGE_DIST=" + t.TempDir(), "MAGEFILE_CACHE=" + t.TempDir()}, env...)...)
+	return cmd
+}
+
+// A step that fails in the engine fails the target with the engine's own
+// one-line cause, not "exit status 1".
+func TestEngineErrorIsTheTargetsError(t *testing.T) {
+	testkit.HermeticGo(t)
+	testkit.NeedDocker(t)
+	mage := testkit.Mage(t)
+	out, err := repoMage(t, mage, []string{"SLIMAGE_TZ=Asia/Shangai"}, "image").CombinedOutput()
+	if err == nil {
+		t.Fatalf("mage image with a misspelt zone passed:\n%s", out)
+	}
+	var errLine string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Error: ") {
+			errLine = l
+		}
+	}
+	want := `Error: stage image: SLIMAGE_TZ "Asia/Shangai" is not a known zone: did you mean Asia/Shanghai?`
+	if !strings.HasPrefix(errLine, want) {
+		t.Errorf("mage's error line is %q, want it to start with %q; output:\n%s", errLine, want, out)
+	}
+	if strings.Contains(string(out), "slimage-engine error:") {
+		t.Errorf("the engine's error was printed twice:\n%s", out)
+	}
+}
+
+// Ctrl-C in mage (here: an interrupt to the magefile binary alone, so the
+// front must pass it on) stops the engine mid-verify, and the engine still
+// removes its containers.
+func TestInterruptReachesTheEngine(t *testing.T) {
+	testkit.HermeticGo(t)
+	testkit.NeedDocker(t)
+	mage := testkit.Mage(t)
+	magefile := filepath.Join(t.TempDir(), "magefile")
+	testkit.Run(t, repoMage(t, mage, nil, "-compile", magefile))
+
+	// The health path never answers 2xx, so verify waits (up to 30 s) with
+	// its containers running.
+	cmd := repoMage(t, magefile, []string{"SLIMAGE_VERIFY_HEALTH=/never", "SLIMAGE_IMAGE=slimage-test/hello:interrupt"}, "verify")
+	cmd.Path = magefile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // no signal from the test's own group
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		exec.Command("docker", "rmi", "slimage-test/hello:interrupt").Run()
+	})
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	deadline := time.Now().Add(3 * time.Minute)
+	for len(verifyContainers(t)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no verify container appeared:\n%s", out.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("mage verify ended (%v) before its container started:\n%s", err, out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("mage verify passed after an interrupt:\n%s", out.String())
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("mage verify did not stop within 90 s of an interrupt:\n%s", out.String())
+	}
+	// The engine may outlive mage's own 5 s clean-up wait by a little.
+	for deadline := time.Now().Add(30 * time.Second); len(verifyContainers(t)) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("containers left after the interrupt: %v\n%s", verifyContainers(t), out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func verifyContainers(t *testing.T) []string {
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=com.github.slimage.verify").Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	return strings.Fields(string(out))
+}
