@@ -58,6 +58,9 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkSameRelease(doc.Slimage); err != nil {
+		return err
+	}
 	c := doc.Config
 	progress := io.Discard
 	if doc.Verbose {
@@ -84,6 +87,29 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return fmt.Errorf("slimage-engine: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", args)
+}
+
+// checkSameRelease refuses to run for a front of another release. The
+// front builds the engine with itself pinned, so this only trips on an
+// engine binary run by hand or copied between releases.
+func checkSameRelease(front string) error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok || front == "" || front == "(local)" {
+		return nil
+	}
+	for _, d := range bi.Deps {
+		if d.Path != "github.com/slimage/slimage" {
+			continue
+		}
+		v := d.Version
+		if d.Replace != nil {
+			v = d.Replace.Version
+		}
+		if v != "" && v != "(devel)" && v != front {
+			return fmt.Errorf("slimage-engine: this engine is built with slimage %s, the targets are slimage %s: delete the engine cache (<user cache>/slimage/engine) and run mage deps", v, front)
+		}
+	}
+	return nil
 }
 
 func printVersion(w io.Writer) {

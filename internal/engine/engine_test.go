@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/slimage/slimage/internal/gotool"
+)
+
+// An engine that needs a newer Go than the local one, with GOTOOLCHAIN
+// forbidding a download, fails naming the version to install.
+func TestEngineNeedsNewerGo(t *testing.T) {
+	src := Source{Path: FrontPath, Version: "v0.99.0"}
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"said by the go command", moduleBuildError(src, gotool.Env{}, &gotool.ExitError{Args: []string{"get"},
+			Stderr: "go: github.com/slimage/slimage/images@v0.99.0 requires go >= 1.26.0 (running go 1.24.3; GOTOOLCHAIN=local)\n"}),
+			[]string{"github.com/slimage/slimage/images v0.99.0", "needs go1.26.0", "go1.24.3", "GOTOOLCHAIN=local", "GOTOOLCHAIN=auto"}},
+		{"seen before building", needGo("go1.26.0", "/src/slimage/images", gotool.Env{GOVERSION: "go1.25.1", GOTOOLCHAIN: "local"}),
+			[]string{"/src/slimage/images", "needs go1.26.0", "go1.25.1", "install go1.26.0"}},
+		{"no network", moduleBuildError(src, gotool.Env{}, &gotool.ExitError{Args: []string{"get"}, Stderr: "go: module lookup disabled by GOPROXY=off\n"}),
+			[]string{"build the slimage engine github.com/slimage/slimage/images v0.99.0", "GOPROXY=off", "mage deps"}},
+	}
+	for _, tt := range tests {
+		if tt.err == nil {
+			t.Errorf("%s: no error", tt.name)
+			continue
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(tt.err.Error(), w) {
+				t.Errorf("%s: %q lacks %q", tt.name, tt.err, w)
+			}
+		}
+	}
+	for _, tc := range []string{"auto", "go1.26.0+auto", "path"} {
+		if err := needGo("go1.26.0", "x", gotool.Env{GOVERSION: "go1.24.3", GOTOOLCHAIN: tc}); err != nil {
+			t.Errorf("GOTOOLCHAIN=%s may fetch Go, but: %v", tc, err)
+		}
+	}
+	if err := needGo("go1.26.0", "x", gotool.Env{GOVERSION: "go1.26.8", GOTOOLCHAIN: "local"}); err != nil {
+		t.Errorf("a newer local Go: %v", err)
+	}
+}
+
+// The engine's stderr reaches the user, except the line with its cause.
+func TestErrorLineKeepsTheCause(t *testing.T) {
+	var out bytes.Buffer
+	w := &errorLine{dst: &out}
+	for _, chunk := range []string{"building\nstep 1", " done\n" + ErrorPrefix + "verify x: 1 of 7 checks", " failed\ntrailing"} {
+		w.Write([]byte(chunk))
+	}
+	w.flush()
+	if got, want := out.String(), "building\nstep 1 done\ntrailing\n"; got != want {
+		t.Errorf("passed on %q, want %q", got, want)
+	}
+	if w.cause != "verify x: 1 of 7 checks failed" {
+		t.Errorf("cause %q", w.cause)
+	}
+}
