@@ -15,7 +15,7 @@ import (
 // functions that run mage and the bare commands in it.
 type benchConsumer struct {
 	dir, mage, version string
-	env               []string
+	env                []string
 }
 
 func newBenchConsumer(b *testing.B) *benchConsumer {
