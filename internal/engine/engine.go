@@ -36,6 +36,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
 )
 
@@ -180,7 +181,7 @@ func ensureLocal(ctx context.Context, src Source, env gotool.Env, cache string, 
 	if err := buildInto(ctx, dir, bin, engineDir, "./cmd/slimage-engine", "-mod=readonly"); err != nil {
 		return nil, fmt.Errorf("build the slimage engine from %s: %w", engineDir, err)
 	}
-	if err := os.WriteFile(stamp, []byte(fp), 0o644); err != nil {
+	if err := atomicfile.Write(stamp, []byte(fp), 0o644); err != nil {
 		return nil, fmt.Errorf("build the slimage engine: %w", err)
 	}
 	e.Built = true
