@@ -292,7 +292,7 @@ func (c *Config) checkGoVersion() error {
 		return nil
 	}
 	tc := c.GoEnv.GOTOOLCHAIN
-	if tc == "auto" || strings.HasSuffix(tc, "+auto") || strings.HasSuffix(tc, "+path") || tc == "path" {
+	if gotool.MayFetchToolchain(tc) {
 		return nil // the go command will switch to (or find) the toolchain go.mod names
 	}
 	return fmt.Errorf("check %s: it asks for %s but the local Go is %s and GOTOOLCHAIN=%s: install %s, or set GOTOOLCHAIN=auto to let the go command fetch it",

@@ -200,35 +200,10 @@ func depsError(mod, dir string, err error) error {
 		return fmt.Errorf("deps %s: go.sum lacks an entry for %s: run 'go mod tidy' in %s and commit go.sum", mod, culprit, dir)
 	case strings.Contains(out, "inconsistent vendoring"):
 		return fmt.Errorf("deps %s: vendor/ does not match go.mod: run 'go mod vendor' in %s and commit vendor/", mod, dir)
-	case isNetworkError(out):
-		return fmt.Errorf("deps %s: download %s: %s: the module proxy is unreachable and the module cache lacks it: check the network and GOPROXY, or warm the cache where the network is reachable", mod, culprit, networkCause(out))
+	case gotool.IsNetworkError(out):
+		return fmt.Errorf("deps %s: download %s: %s: the module proxy is unreachable and the module cache lacks it: check the network and GOPROXY, or warm the cache where the network is reachable", mod, culprit, gotool.NetworkCause(out))
 	}
 	return fmt.Errorf("deps %s: %s", mod, gotool.FirstLine(out))
-}
-
-var networkSigns = []string{"dial tcp", "no such host", "connection refused", "i/o timeout",
-	"network is unreachable", "GOPROXY=off", "TLS handshake timeout", "connection reset"}
-
-func isNetworkError(out string) bool {
-	for _, s := range networkSigns {
-		if strings.Contains(out, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// networkCause keeps the tail of the go command's message, which names the
-// failing operation ("dial tcp 127.0.0.1:1: connect: connection refused").
-func networkCause(out string) string {
-	line := gotool.FirstLine(out)
-	if i := strings.Index(line, "dial tcp"); i >= 0 {
-		return line[i:]
-	}
-	if i := strings.LastIndex(line, ": "); i >= 0 {
-		return line[i+2:]
-	}
-	return line
 }
 
 // fileGuard remembers files so that a go command that should not have

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/slimage/slimage/internal/testkit"
@@ -19,13 +18,9 @@ type benchConsumer struct {
 }
 
 func newBenchConsumer(b *testing.B) *benchConsumer {
-	root := testkit.RepoRoot(b)
-	testkit.HermeticGo(b)
-	modcache := strings.TrimSpace(testkit.Go(b, root, "env", "GOMODCACHE"))
-	b.Setenv("GOPROXY", testkit.GoProxy(b)+",file://"+filepath.ToSlash(filepath.Join(modcache, "cache", "download")))
+	testkit.ModCacheProxy(b)
 	dir := testkit.CopySample(b, "footprint")
-	testkit.Go(b, dir, "mod", "edit", "-require=github.com/slimage/slimage@v0.0.0", "-replace=github.com/slimage/slimage="+root)
-	testkit.Go(b, dir, "mod", "tidy")
+	testkit.ImportTargets(b, dir)
 	return &benchConsumer{dir: dir, mage: testkit.Mage(b), version: "bench",
 		env: []string{"SLIMAGE_VERSION=bench", "MAGEFILE_CACHE=" + b.TempDir()}}
 }

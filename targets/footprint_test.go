@@ -51,12 +51,7 @@ func TestTargetsImportNothingHeavy(t *testing.T) {
 // not a version it pins, not one byte of its binary. Then mage verify passes
 // on it, run from its root.
 func TestImportingTargetsLeavesTheServiceAlone(t *testing.T) {
-	root := testkit.RepoRoot(t)
-	testkit.HermeticGo(t)
-	// The service's pinned modules are in testdata/goproxy; slimage's own
-	// (mage, x/mod) are in the module cache, which built this test.
-	modcache := strings.TrimSpace(testkit.Go(t, root, "env", "GOMODCACHE"))
-	t.Setenv("GOPROXY", testkit.GoProxy(t)+",file://"+filepath.ToSlash(filepath.Join(modcache, "cache", "download")))
+	testkit.ModCacheProxy(t)
 	dir := testkit.CopySample(t, "footprint")
 	magefiles := filepath.Join(t.TempDir(), "magefiles")
 	if err := os.Rename(filepath.Join(dir, "magefiles"), magefiles); err != nil {
@@ -74,8 +69,7 @@ func TestImportingTargetsLeavesTheServiceAlone(t *testing.T) {
 	if err := os.Rename(magefiles, filepath.Join(dir, "magefiles")); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Go(t, dir, "mod", "edit", "-require=github.com/slimage/slimage@v0.0.0", "-replace=github.com/slimage/slimage="+root)
-	testkit.Go(t, dir, "mod", "tidy")
+	testkit.ImportTargets(t, dir)
 	after := readModFile(t, dir)
 
 	if after.Go == nil || after.Go.Version != before.Go.Version {

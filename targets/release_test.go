@@ -79,7 +79,6 @@ func publish(t *testing.T, proxy, dir string, m module.Version) {
 // pinned to the same version, so the later steps need no network.
 func TestEngineOfTheSameRelease(t *testing.T) {
 	root := testkit.RepoRoot(t)
-	testkit.HermeticGo(t)
 	const version = "v0.99.0"
 	proxy := filepath.Join(t.TempDir(), "proxy")
 	publish(t, proxy, root, module.Version{Path: "github.com/slimage/slimage", Version: version})
@@ -87,8 +86,8 @@ func TestEngineOfTheSameRelease(t *testing.T) {
 	// Everything else (the service's pins, mage, x/mod, the engine's Docker
 	// and testcontainers modules) comes from testdata/goproxy and this
 	// machine's module cache, read as a proxy: nothing from the network.
-	modcache := strings.TrimSpace(testkit.Go(t, root, "env", "GOMODCACHE"))
-	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy)+","+testkit.GoProxy(t)+",file://"+filepath.ToSlash(filepath.Join(modcache, "cache", "download")))
+	testkit.ModCacheProxy(t)
+	t.Setenv("GOPROXY", "file://"+filepath.ToSlash(proxy)+","+os.Getenv("GOPROXY"))
 	// A module cache and a user cache of the test's own: a made-up version
 	// must not stay in the real ones.
 	testkit.PrivateModCache(t)

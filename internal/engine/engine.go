@@ -112,8 +112,11 @@ func localSource(ctx context.Context) (Source, error) {
 	}
 	res, err := gotool.Run(ctx, gotool.Cmd{Args: []string{"list", "-m", "-f", "{{.Dir}}", FrontPath}})
 	root := strings.TrimSpace(string(res.Stdout))
-	if err != nil || root == "" {
-		return Source{}, fmt.Errorf("find the slimage engine: this binary was built from a local slimage whose folder is unknown (%v): build the magefile without -trimpath, or require a released slimage", err)
+	if err == nil && root == "" {
+		err = errors.New("go list -m names no folder")
+	}
+	if err != nil {
+		return Source{}, fmt.Errorf("find the slimage engine: the magefile was built from a local %s whose folder is unknown here (%v): build the magefile without -trimpath, or require a released slimage", FrontPath, err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "images", "go.mod")); err != nil {
 		return Source{}, fmt.Errorf("find the slimage engine: %s has no images/go.mod: point the replace at a full slimage checkout", root)
@@ -194,7 +197,8 @@ func ensureLocal(ctx context.Context, src Source, env gotool.Env, cache string, 
 // version that builds it.
 func fingerprint(root string, env gotool.Env) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s %s/%s %s\n", env.GOVERSION, runtime.GOOS, runtime.GOARCH, env.GOFLAGS)
+	// Not GOFLAGS: buildInto sets the engine's own.
+	fmt.Fprintf(h, "%s %s/%s\n", env.GOVERSION, runtime.GOOS, runtime.GOARCH)
 	var lines []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -245,10 +249,7 @@ func checkGoForEngine(engineDir string, env gotool.Env) error {
 
 func needGo(need, what string, env gotool.Env) error {
 	local, tc := env.GOVERSION, env.GOTOOLCHAIN
-	if !version.IsValid(local) || version.Compare(need, local) <= 0 {
-		return nil
-	}
-	if tc == "auto" || strings.HasSuffix(tc, "+auto") || strings.HasSuffix(tc, "+path") || tc == "path" {
+	if !version.IsValid(local) || version.Compare(need, local) <= 0 || gotool.MayFetchToolchain(tc) {
 		return nil
 	}
 	return fmt.Errorf("build the slimage engine %s: it needs %s but the local Go is %s and GOTOOLCHAIN=%s: install %s, or set GOTOOLCHAIN=auto to let the go command fetch it (your service's own go line is not changed)",
@@ -279,6 +280,7 @@ func ensureModule(ctx context.Context, src Source, env gotool.Env, cache string,
 		return nil, fmt.Errorf("build the slimage engine %s: %w", src, err)
 	}
 	defer os.RemoveAll(work)
+	// The go line is the front's; go get raises it to what the engine needs.
 	gomod := fmt.Sprintf("module slimage.local/engine-build\n\ngo 1.23.0\n\nreplace %s => %s %s\n", FrontPath, src.Path, src.Version)
 	if err := os.WriteFile(filepath.Join(work, "go.mod"), []byte(gomod), 0o644); err != nil {
 		return nil, fmt.Errorf("build the slimage engine %s: %w", src, err)
@@ -306,12 +308,16 @@ var needsNewerGo = regexp.MustCompile(`requires go >= (\S+) \(running go (\S+); 
 
 func moduleBuildError(src Source, env gotool.Env, err error) error {
 	var exit *gotool.ExitError
-	if errors.As(err, &exit) {
-		if m := needsNewerGo.FindStringSubmatch(exit.Stderr); m != nil {
-			return needGo("go"+m[1], src.String(), gotool.Env{GOVERSION: "go" + m[2], GOTOOLCHAIN: m[3]})
-		}
+	if !errors.As(err, &exit) {
+		return fmt.Errorf("build the slimage engine %s: %w", src, err)
 	}
-	return fmt.Errorf("build the slimage engine %s: %w: check GOPROXY and the network (the engine's modules are downloaded once, then cached; 'mage deps' does it ahead of offline steps)", src, err)
+	if m := needsNewerGo.FindStringSubmatch(exit.Stderr); m != nil {
+		return needGo("go"+m[1], src.String(), gotool.Env{GOVERSION: "go" + m[2], GOTOOLCHAIN: m[3]})
+	}
+	if gotool.IsNetworkError(exit.Stderr) {
+		return fmt.Errorf("build the slimage engine %s: download its modules: %s: check the network and GOPROXY (they are downloaded once per release: run 'mage deps' where the module proxy is reachable, then the other steps work offline)", src, gotool.NetworkCause(exit.Stderr))
+	}
+	return fmt.Errorf("build the slimage engine %s: %w: report it, with this line, as a slimage bug", src, err)
 }
 
 // buildInto builds pkg (in module folder modDir) to bin, through a temp

@@ -109,6 +109,40 @@ func ReadEnv(ctx context.Context) (Env, error) {
 	return env, nil
 }
 
+// MayFetchToolchain says whether GOTOOLCHAIN lets the go command switch to
+// (or look up) a newer toolchain than the local one when a go.mod asks.
+func MayFetchToolchain(gotoolchain string) bool {
+	tc := gotoolchain
+	return tc == "auto" || tc == "path" || strings.HasSuffix(tc, "+auto") || strings.HasSuffix(tc, "+path")
+}
+
+var networkSigns = []string{"dial tcp", "no such host", "connection refused", "i/o timeout",
+	"network is unreachable", "GOPROXY=off", "TLS handshake timeout", "connection reset"}
+
+// IsNetworkError says whether the go command's output blames the network
+// or the module proxy (GOPROXY=off counts: the proxy is out of reach).
+func IsNetworkError(out string) bool {
+	for _, s := range networkSigns {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// NetworkCause keeps the tail of the go command's message, which names the
+// failing operation ("dial tcp 127.0.0.1:1: connect: connection refused").
+func NetworkCause(out string) string {
+	line := FirstLine(out)
+	if i := strings.Index(line, "dial tcp"); i >= 0 {
+		return line[i:]
+	}
+	if i := strings.LastIndex(line, ": "); i >= 0 {
+		return line[i+2:]
+	}
+	return line
+}
+
 func goCmd() string {
 	// mage -gocmd sets this for the magefile binary; honour the same choice.
 	if g := os.Getenv("MAGEFILE_GOCMD"); g != "" {

@@ -4,6 +4,7 @@
 package testkit
 
 import (
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -176,18 +177,43 @@ func Run(t testing.TB, cmd *exec.Cmd) string {
 	return string(out)
 }
 
-// NeedDocker skips the test when no Docker daemon answers the docker
-// command, unless CI is set: there a missing daemon is a failure. For the
-// front's tests, which do not link Docker's client.
+// Unavailable skips the test for want of what it needs (a daemon, an
+// emulator, a tool), unless CI is set: there a missing dependency is a
+// failure, not a reason to pass. fix says how to get it.
+func Unavailable(t testing.TB, what, fix string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set and %s: %s", what, fix)
+	}
+	t.Skipf("skipping: %s (%s)", what, fix)
+}
+
+// NeedDocker is Unavailable when no Docker daemon answers the docker
+// command: for the front's tests, which do not link Docker's client.
 func NeedDocker(t testing.TB) {
 	t.Helper()
 	out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err == nil {
-		return
+	if err != nil {
+		Unavailable(t, fmt.Sprintf("Docker is unreachable (%v %s)", err, strings.TrimSpace(string(out))), "start the daemon; .ci/run does")
 	}
-	msg := strings.TrimSpace(string(out))
-	if os.Getenv("CI") != "" {
-		t.Fatalf("CI is set and Docker is unreachable: %v %s", err, msg)
-	}
-	t.Skipf("skipping: Docker is unreachable (%v %s)", err, msg)
+}
+
+// ModCacheProxy is HermeticGo with this machine's module cache read as a
+// further file:// proxy: modules that built the test itself (mage, x/mod,
+// the engine's) come from there, the samples' pins from testdata/goproxy,
+// and nothing from the network.
+func ModCacheProxy(t testing.TB) {
+	t.Helper()
+	HermeticGo(t)
+	modcache := strings.TrimSpace(Go(t, RepoRoot(t), "env", "GOMODCACHE"))
+	t.Setenv("GOPROXY", GoProxy(t)+",file://"+filepath.ToSlash(filepath.Join(modcache, "cache", "download")))
+}
+
+// ImportTargets does in the module at dir what the README tells a service
+// to do: require slimage (here this checkout, through a replace), then
+// go mod tidy.
+func ImportTargets(t testing.TB, dir string) {
+	t.Helper()
+	Go(t, dir, "mod", "edit", "-require=github.com/slimage/slimage@v0.0.0", "-replace=github.com/slimage/slimage="+RepoRoot(t))
+	Go(t, dir, "mod", "tidy")
 }
