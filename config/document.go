@@ -24,6 +24,10 @@ type Document struct {
 // EngineConfigVar is the environment variable that carries the Document.
 const EngineConfigVar = "SLIMAGE_ENGINE_CONFIG"
 
+// EngineErrorPrefix starts the engine's last stderr line when a step fails;
+// the front takes the rest of that line as the target's error.
+const EngineErrorPrefix = "slimage-engine error: "
+
 // MarshalDocument encodes c for the engine.
 func MarshalDocument(c *Config, slimageVersion string, verbose bool) ([]byte, error) {
 	return json.Marshal(Document{Format: DocumentFormat, Slimage: slimageVersion, Verbose: verbose, Resolved: c.resolved, Config: c})

@@ -350,7 +350,7 @@ func buildInto(ctx context.Context, dir, bin, modDir, pkg, modFlag string) error
 // cancelled ctx (Ctrl-C in mage) reaches the engine as an interrupt, and
 // Run waits for it to remove its containers and half-written folders. A
 // failed step returns the engine's own one-line cause, which the engine
-// prints as its last line on stderr after ErrorPrefix; that line is not
+// prints as its last line on stderr after config.EngineErrorPrefix; that line is not
 // passed on, since mage prints the error itself.
 func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args ...string) error {
 	doc, err := config.MarshalDocument(c, e.Version, verbose)
@@ -379,9 +379,6 @@ func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args .
 	return nil
 }
 
-// ErrorPrefix starts the line on which the engine prints why a step failed.
-const ErrorPrefix = "slimage-engine error: "
-
 // errorLine passes the engine's stderr on, line by line, except the line
 // that carries its cause, which it keeps.
 type errorLine struct {
@@ -398,7 +395,7 @@ func (w *errorLine) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		line := w.buf[:i+1]
-		if cause, ok := strings.CutPrefix(string(line), ErrorPrefix); ok {
+		if cause, ok := strings.CutPrefix(string(line), config.EngineErrorPrefix); ok {
 			w.cause = strings.TrimSpace(cause)
 		} else if _, err := w.dst.Write(line); err != nil {
 			return len(p), err

@@ -37,8 +37,7 @@ func main() {
 	if err == nil {
 		return
 	}
-	// The front takes this line as the target's error (engine.ErrorPrefix).
-	fmt.Fprintln(os.Stderr, "slimage-engine error: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+strings.ReplaceAll(err.Error(), "\n", "; "))
 	os.Exit(1)
 }
 
