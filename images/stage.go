@@ -23,6 +23,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
 )
 
@@ -255,20 +256,9 @@ func (s *stager) copy(src, rel string) {
 	s.file(rel, data, mode)
 }
 
-// hostBundles are the files Go's crypto/x509 reads on Linux, in its order
-// (images/probe keeps its own copy: it is one self-contained file).
-var hostBundles = []string{
-	"/etc/ssl/certs/ca-certificates.crt",
-	"/etc/pki/tls/certs/ca-bundle.crt",
-	"/etc/ssl/ca-bundle.pem",
-	"/etc/pki/tls/cacert.pem",
-	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-	"/etc/ssl/cert.pem",
-}
-
 // caBundle reads the image's CA bundle: SLIMAGE_CA_BUNDLE, or the host's
 // found the way Go finds it (SSL_CERT_FILE, else the first existing file of
-// hostBundles), with each SLIMAGE_EXTRA_CA file appended.
+// report.CertFiles), with each SLIMAGE_EXTRA_CA file appended.
 func caBundle(explicit string, extra []string) ([]byte, error) {
 	var candidates []string
 	setting := "SLIMAGE_CA_BUNDLE"
@@ -278,7 +268,7 @@ func caBundle(explicit string, extra []string) ([]byte, error) {
 	case os.Getenv("SSL_CERT_FILE") != "":
 		candidates, setting = []string{os.Getenv("SSL_CERT_FILE")}, "SSL_CERT_FILE"
 	default:
-		candidates, setting = hostBundles, ""
+		candidates, setting = report.CertFiles, ""
 	}
 	var bundle []byte
 	var from string

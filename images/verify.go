@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	_ "embed"
+	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -26,38 +26,11 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
 )
-
-// ProbeReport is what the probe (images/probe) prints from inside the image.
-type ProbeReport struct {
-	Time struct {
-		TZ            string            `json:"tz"`
-		TZSet         bool              `json:"tz_set"`
-		Local         string            `json:"local"`
-		Offsets       map[string]string `json:"offsets"`
-		Localtime     bool              `json:"localtime"`
-		ZoneFile      bool              `json:"zone_file"`
-		LocaltimeSame bool              `json:"localtime_same"`
-	} `json:"time"`
-	Trust struct {
-		Source    string   `json:"source"`
-		Roots     int      `json:"roots"`
-		Present   []string `json:"present"`
-		Expired   []string `json:"expired"`
-		PoolError string   `json:"pool_error,omitempty"`
-	} `json:"trust"`
-	TLS []struct {
-		URL     string `json:"url"`
-		Status  int    `json:"status,omitempty"`
-		Version string `json:"version,omitempty"`
-		Root    string `json:"root,omitempty"`
-		Error   string `json:"error,omitempty"`
-		Kind    string `json:"kind,omitempty"`
-	} `json:"tls"`
-}
 
 // Check is one row of the verify table. A failed check carries its cause
 // and the fix in one line.
@@ -72,11 +45,11 @@ type Check struct {
 // VerifyReport is the result for one platform of an image, as written to
 // dist/verify/<os>_<arch>.json.
 type VerifyReport struct {
-	Image    string       `json:"image"`
-	Platform string       `json:"platform"`
-	Passed   bool         `json:"passed"`
-	Checks   []Check      `json:"checks"`
-	Probe    *ProbeReport `json:"probe,omitempty"`
+	Image    string         `json:"image"`
+	Platform string         `json:"platform"`
+	Passed   bool           `json:"passed"`
+	Checks   []Check        `json:"checks"`
+	Probe    *report.Report `json:"probe,omitempty"`
 }
 
 // DefaultTLSURL is called from inside the container when SLIMAGE_VERIFY_TLS
@@ -89,8 +62,13 @@ const DefaultTLSURL = "https://example.com/"
 // failed halfway and returned no handle.
 const SessionLabel = "com.github.slimage.verify"
 
-//go:embed probe/main.go
-var probeSource []byte
+// The probe's source: its main package and the report package it shares
+// with verify, built as a module of their own (see writeProbeModule).
+//
+//go:embed probe/main.go probe/report/report.go
+var probeSource embed.FS
+
+var probeFiles = []string{"probe/main.go", "probe/report/report.go"}
 
 // Verify starts ref as built and proves from inside it that it starts, that
 // TZ and the zone files make Go see c.TZ, that the trust store is complete,
@@ -170,13 +148,21 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 // user cache (once per probe version) and builds it for p like any slimage
 // binary: static, stripped, and cached by the go command.
 func buildProbe(ctx context.Context, c *config.Config, p config.Platform) (string, error) {
-	sum := sha256.Sum256(probeSource)
+	h := sha256.New()
+	for _, f := range probeFiles {
+		data, err := probeSource.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(data))
+		h.Write(data)
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	src := filepath.Join(cache, "slimage", "probe-"+hex.EncodeToString(sum[:6]))
-	if _, err := os.Stat(filepath.Join(src, "main.go")); err != nil {
+	src := filepath.Join(cache, "slimage", "probe-"+hex.EncodeToString(h.Sum(nil)[:6]))
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
 		if err := writeProbeModule(src); err != nil {
 			return "", err
 		}
@@ -185,19 +171,33 @@ func buildProbe(ctx context.Context, c *config.Config, p config.Platform) (strin
 	if err != nil {
 		return "", err
 	}
-	pc := &config.Config{Dir: src, Main: ".", Binary: "slimage-probe", Dist: dist}
+	pc := &config.Config{Dir: src, Main: "./probe", Binary: "slimage-probe", Dist: dist}
 	a, err := gobuild.BuildPlatform(ctx, pc, p)
 	return a.Path, err
 }
 
 // writeProbeModule writes the probe's module; its folder is named after the
 // source's hash, so replacing it (say, by a concurrent run) changes nothing.
+// The module takes the engine's path, so the probe's import of its report
+// package reads the same here and in the engine; it requires nothing.
 func writeProbeModule(dir string) error {
 	return atomicfile.ReplaceDir(dir, func(tmp string) error {
-		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module slimage.local/probe\n\ngo 1.22\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module github.com/slimage/slimage/images\n\ngo 1.22\n"), 0o644); err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(tmp, "main.go"), probeSource, 0o644)
+		for _, f := range probeFiles {
+			data, err := probeSource.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Join(tmp, filepath.Dir(f)), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(tmp, f), data, 0o644); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -290,7 +290,7 @@ func checkStart(ctx context.Context, c *config.Config, ref string, p config.Plat
 
 // runProbe runs the probe in the image with host networking, so that a
 // test's HTTPS server on the host's 127.0.0.1 is reachable from it.
-func runProbe(ctx context.Context, c *config.Config, ref, probe string, session session) (*ProbeReport, error) {
+func runProbe(ctx context.Context, c *config.Config, ref, probe string, session session) (*report.Report, error) {
 	urls := tlsURLs(c.VerifyTLS)
 	ctr, err := runContainer(ctx, ref, session,
 		testcontainers.WithEntrypoint(probePath), testcontainers.WithCmd("report", "-tls", strings.Join(urls, ",")),
@@ -302,7 +302,7 @@ func runProbe(ctx context.Context, c *config.Config, ref, probe string, session 
 		return nil, fmt.Errorf("run the probe: %s", firstLine(err))
 	}
 	exit, out := exitAndLogs(ctr)
-	var pr ProbeReport
+	var pr report.Report
 	if exit != 0 || json.Unmarshal([]byte(lastLine(out)), &pr) != nil {
 		return nil, fmt.Errorf("the probe exited %d without a report: %s", exit, lastLine(out))
 	}
@@ -325,14 +325,10 @@ func tlsURLs(setting string) []string {
 	return urls
 }
 
-// instants must match the probe's; the expected offsets are computed here
-// on the host from the very zone data slimage puts into images.
-var instants = []string{"1980-01-01T00:00:00Z", "1988-07-01T00:00:00Z", "2000-01-01T00:00:00Z", "2024-07-01T00:00:00Z"}
-
-const knownRootCount = 8 // the probe's knownRoots
-
 // judge turns the probe's report into checks against the configuration.
-func judge(c *config.Config, pr *ProbeReport) ([]Check, error) {
+// The expected offsets at report.Instants are computed here on the host
+// from the very zone data slimage puts into images.
+func judge(c *config.Config, pr *report.Report) ([]Check, error) {
 	var checks []Check
 	t := pr.Time
 	zone := c.TZ
@@ -365,7 +361,7 @@ func judge(c *config.Config, pr *ProbeReport) ([]Check, error) {
 			local.Cause = localCause(zone, t.TZSet, t.TZ, t.Local, t.ZoneFile, t.Localtime)
 		}
 		var want, got []string
-		for _, s := range instants {
+		for _, s := range report.Instants {
 			at, _ := time.Parse(time.RFC3339, s)
 			want = append(want, s[:4]+" "+at.In(loc).Format("-07:00"))
 			got = append(got, s[:4]+" "+t.Offsets[s])
@@ -409,10 +405,10 @@ func judge(c *config.Config, pr *ProbeReport) ([]Check, error) {
 	}
 	checks = append(checks, store)
 	if !custom {
-		known := Check{Name: "well-known roots", Expected: fmt.Sprintf("%d of %d valid", knownRootCount, knownRootCount),
-			Got: fmt.Sprintf("%d of %d valid", len(tr.Present), knownRootCount), Pass: len(tr.Present) == knownRootCount}
+		known := Check{Name: "well-known roots", Expected: fmt.Sprintf("%d of %d valid", len(report.KnownRoots), len(report.KnownRoots)),
+			Got: fmt.Sprintf("%d of %d valid", len(tr.Present), len(report.KnownRoots)), Pass: len(tr.Present) == len(report.KnownRoots)}
 		if !known.Pass {
-			known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", knownRootCount-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
+			known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", len(report.KnownRoots)-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
 		}
 		checks = append(checks, known)
 	}
