@@ -63,7 +63,8 @@ type Config struct {
 	VerifyGrace    time.Duration // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
 	VerifyMinRoots int           // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
 
-	// Filled by Resolve from go.mod and the go command; not settings.
+	// Filled by Resolve from go.mod, git and the go command; not settings.
+	Git      Git // the checkout's facts, read once for the image's labels
 	Module   Module
 	Vendor   bool // vendor/modules.txt exists: build with -mod=vendor
 	GoEnv    gotool.Env
@@ -77,6 +78,14 @@ type Module struct {
 	Go        string // the go line
 	Toolchain string // the toolchain line, if any
 	Requires  int    // number of require lines
+}
+
+// Git is what the module's checkout says of the commit being built; empty
+// outside a git repository.
+type Git struct {
+	Revision   string // the commit (git rev-parse HEAD)
+	CommitTime int64  // its committer time, Unix seconds
+	Origin     string // remote.origin.url
 }
 
 // Default returns the settings that need no module to derive.
@@ -220,6 +229,7 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if c.Version == "" {
 		c.Version = gitVersion(ctx, c.Dir)
 	}
+	c.Git = readGit(ctx, c.Dir)
 	if err := c.resolveDepsVerify(isCI()); err != nil {
 		return err
 	}
@@ -424,13 +434,32 @@ func binaryName(modPath, main string) string {
 	return path.Base(p)
 }
 
+// readGit reads the commit and its time with one git command and the
+// origin with another; outside git (or without git) it is empty.
+func readGit(ctx context.Context, dir string) Git {
+	var g Git
+	if f := strings.Fields(gitOutput(ctx, dir, "log", "-1", "--format=%H %ct")); len(f) == 2 {
+		g.Revision = f[0]
+		g.CommitTime, _ = strconv.ParseInt(f[1], 10, 64)
+	}
+	g.Origin = gitOutput(ctx, dir, "config", "--get", "remote.origin.url")
+	return g
+}
+
+func gitOutput(ctx context.Context, dir string, args ...string) string {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // gitVersion is `git describe --tags --always --dirty` in dir, or "dev"
 // where there is no git or no repository.
 func gitVersion(ctx context.Context, dir string) string {
-	cmd := exec.CommandContext(ctx, "git", "describe", "--tags", "--always", "--dirty")
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if v := strings.TrimSpace(string(out)); err == nil && v != "" {
+	if v := gitOutput(ctx, dir, "describe", "--tags", "--always", "--dirty"); v != "" {
 		return v
 	}
 	return "dev"

@@ -106,7 +106,7 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 		relDist = "dist"
 	}
 	spec := Spec{Binary: c.Binary, Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
-		Ports: c.Ports, Args: c.Args, Labels: labels(ctx, c)}
+		Ports: c.Ports, Args: c.Args, Labels: labels(c)}
 	ms := MultistageSpec{Spec: spec, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
 		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
 	if c.Vendor {

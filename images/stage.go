@@ -13,7 +13,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -86,7 +85,7 @@ type stageInputs struct {
 }
 
 func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error) {
-	in := &stageInputs{labels: labels(ctx, c)}
+	in := &stageInputs{labels: labels(c)}
 	var err error
 	if in.bundle, err = caBundle(c.CABundle, c.ExtraCA); err != nil {
 		return nil, err
@@ -470,38 +469,29 @@ func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
 	return out, nil
 }
 
-// labels are the OCI annotations, from the module and git. "created" is the
-// commit time (or SOURCE_DATE_EPOCH), never "now": the same commit gives the
-// same labels, and the image stays cacheable.
-func labels(ctx context.Context, c *config.Config) map[string]string {
+// labels are the OCI annotations, from the module and the git facts config
+// read. "created" is the commit time (or SOURCE_DATE_EPOCH), never "now":
+// the same commit gives the same labels, and the image stays cacheable.
+func labels(c *config.Config) map[string]string {
 	l := map[string]string{
 		"org.opencontainers.image.title":   c.Binary,
 		"org.opencontainers.image.version": c.Version,
 	}
-	if src := gitOutput(ctx, c.Dir, "config", "--get", "remote.origin.url"); src != "" {
+	if src := c.Git.Origin; src != "" {
 		l["org.opencontainers.image.source"] = src
 	} else if first, _, _ := strings.Cut(c.Module.Path, "/"); strings.Contains(first, ".") {
 		l["org.opencontainers.image.source"] = "https://" + c.Module.Path
 	}
-	if rev := gitOutput(ctx, c.Dir, "rev-parse", "HEAD"); rev != "" {
-		l["org.opencontainers.image.revision"] = rev
+	if c.Git.Revision != "" {
+		l["org.opencontainers.image.revision"] = c.Git.Revision
 	}
-	epoch := os.Getenv("SOURCE_DATE_EPOCH")
-	if epoch == "" {
-		epoch = gitOutput(ctx, c.Dir, "log", "-1", "--format=%ct")
+	created, ok := c.Git.CommitTime, c.Git.Revision != ""
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		sec, err := strconv.ParseInt(epoch, 10, 64)
+		created, ok = sec, err == nil
 	}
-	if sec, err := strconv.ParseInt(epoch, 10, 64); err == nil {
-		l["org.opencontainers.image.created"] = time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	if ok {
+		l["org.opencontainers.image.created"] = time.Unix(created, 0).UTC().Format(time.RFC3339)
 	}
 	return l
-}
-
-func gitOutput(ctx context.Context, dir string, args ...string) string {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(out))
 }
