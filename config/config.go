@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/modfile"
@@ -189,6 +190,17 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if c.resolved {
 		return nil
 	}
+	// git answers while the go command starts: a no-op build waits for
+	// neither twice.
+	type gitFacts struct {
+		Git
+		describe string
+	}
+	git := make(chan gitFacts, 1)
+	go func(dir string, describe bool) {
+		g, d := readGit(ctx, dir, describe)
+		git <- gitFacts{g, d}
+	}(c.Dir, c.Version == "")
 	env, err := gotool.ReadEnv(ctx)
 	if err != nil {
 		return fmt.Errorf("read go env: %w", err)
@@ -226,10 +238,11 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if c.VersionVar != "" && (!strings.Contains(c.VersionVar, ".") || strings.ContainsAny(c.VersionVar, " \t'\"=")) {
 		return fmt.Errorf("check SLIMAGE_VERSION_VAR: %q is not an -X target: write importpath.name, e.g. main.version (or set it empty to stamp nothing)", c.VersionVar)
 	}
+	facts := <-git
+	c.Git = facts.Git
 	if c.Version == "" {
-		c.Version = gitVersion(ctx, c.Dir)
+		c.Version = facts.describe
 	}
-	c.Git = readGit(ctx, c.Dir)
 	if err := c.resolveDepsVerify(isCI()); err != nil {
 		return err
 	}
@@ -434,16 +447,31 @@ func binaryName(modPath, main string) string {
 	return path.Base(p)
 }
 
-// readGit reads the commit and its time with one git command and the
-// origin with another; outside git (or without git) it is empty.
-func readGit(ctx context.Context, dir string) Git {
-	var g Git
-	if f := strings.Fields(gitOutput(ctx, dir, "log", "-1", "--format=%H %ct")); len(f) == 2 {
-		g.Revision = f[0]
-		g.CommitTime, _ = strconv.ParseInt(f[1], 10, 64)
+// readGit reads the commit and its time, the origin and, when describe is
+// set, `git describe --tags --always --dirty` for the version ("dev" where
+// there is none), all at once; outside git (or without git) the facts are
+// empty.
+func readGit(ctx context.Context, dir string, describe bool) (g Git, version string) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if f := strings.Fields(gitOutput(ctx, dir, "log", "-1", "--format=%H %ct")); len(f) == 2 {
+			g.Revision = f[0]
+			g.CommitTime, _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		g.Origin = gitOutput(ctx, dir, "config", "--get", "remote.origin.url")
+	}()
+	if describe {
+		if version = gitOutput(ctx, dir, "describe", "--tags", "--always", "--dirty"); version == "" {
+			version = "dev"
+		}
 	}
-	g.Origin = gitOutput(ctx, dir, "config", "--get", "remote.origin.url")
-	return g
+	wg.Wait()
+	return g, version
 }
 
 func gitOutput(ctx context.Context, dir string, args ...string) string {
@@ -454,15 +482,6 @@ func gitOutput(ctx context.Context, dir string, args ...string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
-}
-
-// gitVersion is `git describe --tags --always --dirty` in dir, or "dev"
-// where there is no git or no repository.
-func gitVersion(ctx context.Context, dir string) string {
-	if v := gitOutput(ctx, dir, "describe", "--tags", "--always", "--dirty"); v != "" {
-		return v
-	}
-	return "dev"
 }
 
 // String prints the effective configuration, one setting a line, for mage -v.

@@ -47,6 +47,15 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 	if _, err := os.Stat(gosum); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deps %s: %s is missing: run 'go mod tidy' in %s and commit go.sum", mod, gosum, c.Dir)
 	}
+	v := newModuleVerifier()
+	if v != nil && c.DepsVerify == "fast" {
+		if n, ok, err := v.unchangedSinceLastDeps(ctx, c, gosum); err != nil {
+			return depsError(mod, c.Dir, err)
+		} else if ok {
+			fmt.Fprintf(w, "deps %s: %d module%s downloaded and verified (go.mod, go.sum and the module cache unchanged since the last deps)\n", mod, n, human.Plural(n))
+			return nil
+		}
+	}
 	guard, err := guardFiles(c.Module.GoMod, gosum)
 	if err != nil {
 		return fmt.Errorf("deps %s: %w", mod, err)
@@ -84,9 +93,12 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("deps %s: go.sum lacks %s: run 'go mod tidy' in %s and commit go.sum", mod, strings.Join(missing, ", "), c.Dir)
 	}
-	unchanged, err := verifyCache(ctx, c, mods)
+	unchanged, err := verifyCache(ctx, c, v, mods)
 	if err != nil {
 		return depsError(mod, c.Dir, err)
+	}
+	if v != nil {
+		_ = v.rememberDeps(c, gosum, mods) // a missing record only costs the next run a go mod download
 	}
 	note := ""
 	if unchanged > 0 {
@@ -101,15 +113,14 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 // runs go mod verify, which hashes every module folder on every run; in
 // fast mode it hashes only the folders whose files changed since slimage
 // last verified them, and says how many it skipped. Either way it leaves
-// records for the next fast run.
-func verifyCache(ctx context.Context, c *config.Config, mods []download) (unchanged int, err error) {
-	v, ok := newModuleVerifier()
-	if c.DepsVerify == "full" || !ok {
+// records for the next fast run. v is nil where stamps do not work.
+func verifyCache(ctx context.Context, c *config.Config, v *moduleVerifier, mods []download) (unchanged int, err error) {
+	if c.DepsVerify == "full" || v == nil {
 		if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "readonly"),
 			Args: []string{"mod", "verify"}}); err != nil {
 			return 0, err
 		}
-		if ok {
+		if v != nil {
 			for _, m := range mods {
 				if m.Dir != "" && m.Zip != "" && m.Sum != "" {
 					_ = v.record(m) // a missing record only costs the next run a hash
@@ -118,23 +129,12 @@ func verifyCache(ctx context.Context, c *config.Config, mods []download) (unchan
 		}
 		return 0, nil
 	}
-	for _, m := range mods {
-		if m.Dir == "" || m.Zip == "" || m.Sum == "" {
-			continue
-		}
-		if ctx.Err() != nil {
-			return unchanged, ctx.Err()
-		}
-		hashed, err := v.check(m)
-		if err != nil {
-			// Worded as go mod verify words it, so depsError reads both alike.
-			return unchanged, &gotool.ExitError{Args: []string{"mod", "verify"}, Stderr: err.Error()}
-		}
-		if !hashed {
-			unchanged++
-		}
+	unchanged, _, err = v.checkAll(ctx, mods)
+	if err != nil && ctx.Err() == nil {
+		// Worded as go mod verify words it, so depsError reads both alike.
+		err = &gotool.ExitError{Args: []string{"mod", "verify"}, Stderr: err.Error()}
 	}
-	return unchanged, nil
+	return unchanged, err
 }
 
 // readonlyEnv appends -mod=<mode> to the user's GOFLAGS: flags on GOFLAGS are

@@ -275,6 +275,30 @@ func TestCheckBinary(t *testing.T) {
 // Deps in fast mode hashes a module folder only when its files changed since
 // the last check; every way of changing one is still caught, in both modes.
 func TestDepsVerifyModes(t *testing.T) {
+	t.Run("fast/go.mod edited", func(t *testing.T) {
+		// A changed go.mod may ask for other modules: the go command runs
+		// again, and the unchanged module folder is still not re-hashed.
+		dir := sample(t)
+		testkit.PrivateModCache(t)
+		t.Setenv("XDG_CACHE_HOME", t.TempDir())
+		c := resolve(t, dir, func(c *config.Config) { c.DepsVerify = "fast" })
+		if err := gobuild.Deps(context.Background(), c, &bytes.Buffer{}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, "go.mod"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("// edited\n")
+		f.Close()
+		var out bytes.Buffer
+		if err := gobuild.Deps(context.Background(), c, &out); err != nil {
+			t.Fatal(err)
+		}
+		if want := "deps example.com/hello: 1 module downloaded and verified (1 unchanged since last verified, not re-hashed)\n"; out.String() != want {
+			t.Errorf("deps after a go.mod edit said %q, want %q", out.String(), want)
+		}
+	})
 	uuidFile := func() string {
 		return filepath.Join(os.Getenv("GOMODCACHE"), "github.com", "google", "uuid@v1.6.0", "uuid.go")
 	}
@@ -325,7 +349,7 @@ func TestDepsVerifyModes(t *testing.T) {
 				}
 				want := "deps example.com/hello: 1 module downloaded and verified\n"
 				if mode == "fast" {
-					want = "deps example.com/hello: 1 module downloaded and verified (1 unchanged since last verified, not re-hashed)\n"
+					want = "deps example.com/hello: 1 module downloaded and verified (go.mod, go.sum and the module cache unchanged since the last deps)\n"
 				}
 				if out.String() != want {
 					t.Errorf("second deps said %q, want %q", out.String(), want)

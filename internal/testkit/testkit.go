@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -198,12 +199,29 @@ func NeedDocker(t testing.TB) {
 	}
 }
 
+var engineModules struct {
+	sync.Once
+	err error
+}
+
 // ModCacheProxy is HermeticGo with this machine's module cache read as a
 // further file:// proxy: modules that built the test itself (mage, x/mod,
 // the engine's) come from there, the samples' pins from testdata/goproxy,
-// and nothing from the network.
+// and nothing from the network. The engine's modules did not build the
+// front's tests, so on a new machine they are fetched first, once, the way
+// `go test` fetches its own.
 func ModCacheProxy(t testing.TB) {
 	t.Helper()
+	engineModules.Do(func() {
+		cmd := exec.Command("go", "mod", "download")
+		cmd.Dir = filepath.Join(RepoRoot(t), "images")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			engineModules.err = fmt.Errorf("go mod download in %s: %v\n%s", cmd.Dir, err, out)
+		}
+	})
+	if engineModules.err != nil {
+		t.Fatal(engineModules.err)
+	}
 	HermeticGo(t)
 	modcache := strings.TrimSpace(Go(t, RepoRoot(t), "env", "GOMODCACHE"))
 	t.Setenv("GOPROXY", GoProxy(t)+",file://"+filepath.ToSlash(filepath.Join(modcache, "cache", "download")))
