@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/module"
 
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/zoneinfo"
 )
 
 // Config says what to build and where. Fields left empty are derived by
@@ -629,8 +630,14 @@ func (c *Config) resolveImage() error {
 			return fmt.Errorf("check SLIMAGE_PUSH: %q is not a registry/repository[:tag] (%v)", c.Push, err)
 		}
 	}
-	if c.TZ != "" && (strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..")) {
-		return fmt.Errorf("check SLIMAGE_TZ: %q is not an IANA zone name: write e.g. Asia/Shanghai", c.TZ)
+	if c.TZ != "" {
+		if strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..") {
+			return fmt.Errorf("check SLIMAGE_TZ: %q is not an IANA zone name: write e.g. Asia/Shanghai", c.TZ)
+		}
+		// Checked here, once, so a misspelt zone stops the run before the build.
+		if _, err := zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
+			return fmt.Errorf("check SLIMAGE_TZ: %v", err)
+		}
 	}
 	c.resolved = true
 	return nil

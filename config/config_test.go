@@ -163,6 +163,8 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_IMAGE", "has a digest", "name:tag"}},
 		{"bad push target", mod, map[string]string{"SLIMAGE_BUILDER": "oci", "SLIMAGE_PUSH": "registry.example:5000/a//b"},
 			[]string{"SLIMAGE_PUSH", "registry.example:5000/a//b"}},
+		{"misspelt zone", mod, map[string]string{"SLIMAGE_TZ": "Asia/Shangai"},
+			[]string{"SLIMAGE_TZ", `"Asia/Shangai"`, "did you mean Asia/Shanghai?"}},
 		{"unknown deps verify mode", mod, map[string]string{"SLIMAGE_DEPS_VERIFY": "sometimes"},
 			[]string{"SLIMAGE_DEPS_VERIFY", `"sometimes"`, "full or fast"}},
 	}

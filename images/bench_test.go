@@ -15,7 +15,10 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/stage"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -83,7 +86,7 @@ func BenchmarkNoopImage(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	testkit.ContainerEnv()
 	testkit.HermeticGo(b)
-	cli, err := images.Connect(context.Background())
+	cli, err := daemon.Connect(context.Background())
 	if err != nil {
 		b.Skipf("skipping: Docker is unreachable (%v)", err)
 	}
@@ -100,14 +103,14 @@ func BenchmarkVerify(b *testing.B) {
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := images.Build(context.Background(), c, io.Discard, io.Discard); err != nil {
+	if _, err := build.Build(context.Background(), c, io.Discard, io.Discard); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
+	if _, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
 		b.Fatal(err) // warms the probe build
 	}
 	for b.Loop() {
-		if _, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
+		if _, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -139,7 +142,7 @@ func BenchmarkOCIBuild(b *testing.B) {
 	}
 	one := load(nil)
 	p := one.Platforms[0]
-	sc, err := images.Stage(context.Background(), one, p)
+	sc, err := stage.Write(context.Background(), one, p)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -148,12 +151,12 @@ func BenchmarkOCIBuild(b *testing.B) {
 
 	b.Run("oci-1-platform", func(b *testing.B) {
 		for b.Loop() {
-			img, err := images.OCIImage(sc, p)
+			img, err := build.OCIImage(sc, p)
 			if err != nil {
 				b.Fatal(err)
 			}
 			idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
-			if err := images.WriteLayout(idx, filepath.Join(out, "one")); err != nil {
+			if err := build.WriteLayout(idx, filepath.Join(out, "one")); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -172,11 +175,11 @@ func BenchmarkOCIBuild(b *testing.B) {
 	two := load([]config.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}})
 	b.Run("oci-2-platforms", func(b *testing.B) {
 		for b.Loop() {
-			idx, _, err := images.BuildOCIIndex(context.Background(), two)
+			idx, _, err := build.BuildOCIIndex(context.Background(), two)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := images.WriteLayout(idx, filepath.Join(out, "two")); err != nil {
+			if err := build.WriteLayout(idx, filepath.Join(out, "two")); err != nil {
 				b.Fatal(err)
 			}
 		}

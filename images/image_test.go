@@ -24,7 +24,9 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -32,7 +34,7 @@ import (
 // is set: there a missing daemon is a failure, not a reason to pass.
 func docker(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := images.Connect(context.Background())
+	cli, err := daemon.Connect(context.Background())
 	if err != nil {
 		testkit.Unavailable(t, fmt.Sprintf("Docker is unreachable (%v)", err), "start the daemon; .ci/run does")
 	}
@@ -44,11 +46,11 @@ func TestMain(m *testing.M) {
 	testkit.ContainerEnv()
 	code := m.Run()
 	// After the whole suite, no container that verify started may be left.
-	if cli, err := images.Connect(context.Background()); err == nil {
+	if cli, err := daemon.Connect(context.Background()); err == nil {
 		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("label", images.SessionLabel)})
+			Filters: make(client.Filters).Add("label", verify.SessionLabel)})
 		if err == nil && len(res.Items) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: %d containers started by verify are left (docker ps -a --filter label=%s)\n", len(res.Items), images.SessionLabel)
+			fmt.Fprintf(os.Stderr, "FAIL: %d containers started by verify are left (docker ps -a --filter label=%s)\n", len(res.Items), verify.SessionLabel)
 			code = 1
 		}
 		cli.Close()
@@ -84,13 +86,13 @@ func removeImage(cli *client.Client, ref string) {
 }
 
 // buildSample builds the sample's binary and image.
-func buildSample(t *testing.T, c *config.Config) images.Built {
+func buildSample(t *testing.T, c *config.Config) build.Built {
 	t.Helper()
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	b, err := images.Build(context.Background(), c, io.Discard, &out)
+	b, err := build.Build(context.Background(), c, io.Discard, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,8 +215,6 @@ func TestBadInput(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"unknown zone", func(c *config.Config) { c.TZ = "Asia/Shangai" },
-			nil, []string{"SLIMAGE_TZ", `"Asia/Shangai"`, "Asia/Shanghai"}},
 		{"extra CA that is not PEM", func(c *config.Config) { c.ExtraCA = []string{notPEM} },
 			nil, []string{"SLIMAGE_EXTRA_CA", notPEM, "no PEM certificate"}},
 		{"missing run-time file", func(c *config.Config) { c.Files = []string{"conf.yaml:/app/conf.yaml"} },
@@ -233,7 +233,7 @@ func TestBadInput(t *testing.T) {
 			for k, v := range tt.env {
 				t.Setenv(k, v)
 			}
-			_, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+			_, err := build.Build(context.Background(), c, io.Discard, io.Discard)
 			testkit.ErrorMentions(t, err, tt.want...)
 			if _, err := cli.ImageInspect(context.Background(), c.Image); err == nil {
 				t.Errorf("image %s was tagged despite the error", c.Image)
@@ -260,7 +260,7 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 	removeNewDanglingImages(t, cli)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := images.Build(ctx, c, cancelOnWrite(cancel), io.Discard)
+	_, err := build.Build(ctx, c, cancelOnWrite(cancel), io.Discard)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}

@@ -19,31 +19,10 @@ import (
 	"github.com/moby/moby/client/pkg/jsonmessage"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 )
-
-func TestRenderMultistage(t *testing.T) {
-	spec := images.MultistageSpec{
-		Spec: images.Spec{Binary: "hello", Title: "hello", Zone: "Asia/Shanghai", User: "65532:65532",
-			Ports: []string{"8080/tcp"}, Labels: map[string]string{
-				"org.opencontainers.image.title":    "hello",
-				"org.opencontainers.image.source":   "https://example.com/hello",
-				"org.opencontainers.image.version":  "v1.0.0",
-				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
-				"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
-			}},
-		GoImage: "golang:1.24", Main: ".", ModFlag: "-mod=readonly", VersionVar: "main.version",
-		Copies:         []string{"conf.yaml /app/conf.yaml"},
-		DockerfilePath: "dist/image/Dockerfile.multistage", IgnorePath: "dist/image/Dockerfile.multistage.dockerignore",
-	}
-	got, err := images.RenderMultistage(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden(t, "multistage.Dockerfile", got)
-	golden(t, "multistage.dockerignore", images.RenderDockerignore("dist", spec.DockerfilePath))
-}
 
 // goBuilderImage stands in for the official golang image, which cannot be
 // pulled here: the host's own GOROOT, busybox for RUN's shell, the CA
@@ -141,15 +120,15 @@ func TestMultistageImage(t *testing.T) {
 	})
 	t.Cleanup(func() { removeImage(cli, multi.Image) })
 
-	build := func() string {
+	buildImage := func() string {
 		var progress bytes.Buffer
-		if _, err := images.Build(context.Background(), multi, &progress, io.Discard); err != nil {
+		if _, err := build.Build(context.Background(), multi, &progress, io.Discard); err != nil {
 			t.Fatalf("%v\n%s", err, progress.String())
 		}
 		return progress.String()
 	}
-	build()
-	if _, err := images.Verify(context.Background(), multi, multi.Image, io.Discard, io.Discard); err != nil {
+	buildImage()
+	if _, err := verify.Verify(context.Background(), multi, multi.Image, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	// The same image as the host mode's: files, modes, owners and config.
@@ -158,7 +137,7 @@ func TestMultistageImage(t *testing.T) {
 	}
 	hi, _ := cli.ImageInspect(context.Background(), host.Image)
 	mi, _ := cli.ImageInspect(context.Background(), multi.Image)
-	delete(hi.Config.Labels, images.ContextLabel)
+	delete(hi.Config.Labels, build.ContextLabel)
 	for _, f := range []struct {
 		name string
 		h, m any
@@ -172,19 +151,19 @@ func TestMultistageImage(t *testing.T) {
 
 	// A source-only change reuses the go mod download layer; a go.sum change does not.
 	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nfunc init() { println(\"changed\") }\n"})
-	if !downloadCached(t, build()) {
+	if !downloadCached(t, buildImage()) {
 		t.Error("after a source-only change, go mod download ran again")
 	}
 	sum := filepath.Join(dir, "go.sum")
 	data, _ := os.ReadFile(sum)
 	os.WriteFile(sum, append(data, "example.com/unused v1.0.0/go.mod h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"...), 0o644)
-	if downloadCached(t, build()) {
+	if downloadCached(t, buildImage()) {
 		t.Error("after a go.sum change, the go mod download layer was reused")
 	}
 
 	// A failing step's own words reach the error.
 	t.Setenv("GOPROXY", "off")
-	_, err := images.Build(context.Background(), multi, io.Discard, io.Discard)
+	_, err := build.Build(context.Background(), multi, io.Discard, io.Discard)
 	testkit.ErrorMentions(t, err, "build image "+multi.Image, "github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off")
 }
 
@@ -194,7 +173,7 @@ func TestMultistageWithoutBuilderImage(t *testing.T) {
 	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
 		c.DockerfileMode, c.GoImage = "multistage", "127.0.0.1:1/slimage/absent:nope" // a closed loopback registry
 	})
-	_, err := images.Build(context.Background(), c, io.Discard, io.Discard)
+	_, err := build.Build(context.Background(), c, io.Discard, io.Discard)
 	testkit.ErrorMentions(t, err, "build image "+c.Image, "builder image 127.0.0.1:1/slimage/absent:nope", "SLIMAGE_GO_IMAGE")
 }
 

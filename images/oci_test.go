@@ -20,7 +20,8 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -49,7 +50,7 @@ func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 	built := buildAll(t, cli, c)
 	// Nothing changed: the layout and the loaded images are reused.
 	var again bytes.Buffer
-	if _, err := images.Build(context.Background(), c, io.Discard, &again); err != nil {
+	if _, err := build.Build(context.Background(), c, io.Discard, &again); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(again.String(), "(unchanged)"); n != 3 {
@@ -73,7 +74,7 @@ func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 	}
 
 	for _, b := range built {
-		rep, err := images.Verify(context.Background(), c, b.Ref, io.Discard, io.Discard)
+		rep, err := verify.Verify(context.Background(), c, b.Ref, io.Discard, io.Discard)
 		if err != nil {
 			t.Errorf("%s: %v", b.Platform, err)
 			continue
@@ -101,7 +102,7 @@ func TestOCIBuildIsReproducible(t *testing.T) {
 		if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 			t.Fatal(err)
 		}
-		idx, imgs, err := images.BuildOCIIndex(context.Background(), c)
+		idx, imgs, err := build.BuildOCIIndex(context.Background(), c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +132,7 @@ func TestDockerAndOCIBuildsAreEquivalent(t *testing.T) {
 		c.Image = dockerCfg.Image + "-oci"
 	})
 	t.Cleanup(func() { removeImage(cli, ociCfg.Image) })
-	if _, err := images.Build(context.Background(), ociCfg, io.Discard, io.Discard); err != nil {
+	if _, err := build.Build(context.Background(), ociCfg, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 
@@ -205,13 +206,13 @@ func TestPushThenPullByDigest(t *testing.T) {
 }
 
 // buildAll builds the binaries and images of c, removed when the test ends.
-func buildAll(t *testing.T, cli *client.Client, c *config.Config) []images.Built {
+func buildAll(t *testing.T, cli *client.Client, c *config.Config) []build.Built {
 	t.Helper()
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	built, err := images.Build(context.Background(), c, io.Discard, io.Discard)
-	for _, b := range images.Tags(c) {
+	built, err := build.Build(context.Background(), c, io.Discard, io.Discard)
+	for _, b := range build.Tags(c) {
 		t.Cleanup(func() { removeImage(cli, b.Ref) })
 	}
 	if err != nil {

@@ -26,12 +26,14 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/stage"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
 // verifySample builds the sample's image with set applied and verifies it.
-func verifySample(t *testing.T, cli *client.Client, set func(*config.Config)) (*config.Config, *images.VerifyReport, error) {
+func verifySample(t *testing.T, cli *client.Client, set func(*config.Config)) (*config.Config, *verify.Report, error) {
 	t.Helper()
 	testkit.HermeticGo(t)
 	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
@@ -41,7 +43,7 @@ func verifySample(t *testing.T, cli *client.Client, set func(*config.Config)) (*
 		}
 	})
 	buildSample(t, c)
-	rep, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard)
+	rep, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard)
 	return c, rep, err
 }
 
@@ -59,7 +61,7 @@ func TestVerifySample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var onDisk images.VerifyReport
+	var onDisk verify.Report
 	if err := json.Unmarshal(data, &onDisk); err != nil || !onDisk.Passed || onDisk.Image != c.Image {
 		t.Errorf("dist/verify report: %v %+v", err, onDisk)
 	}
@@ -130,7 +132,7 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 				t.Fatal(err)
 			}
-			sc, err := images.Stage(context.Background(), c, c.Platforms[0])
+			sc, err := stage.Write(context.Background(), c, c.Platforms[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,13 +142,13 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 			}
 			os.WriteFile(sc.Dockerfile, df, 0o644)
 			sc.Digest = tt.dockerfile
-			if _, err := images.BuildWithDocker(context.Background(), cli, sc, c.Platforms[0], c.Image, io.Discard); err != nil {
+			if _, err := build.BuildWithDocker(context.Background(), cli, sc, c.Platforms[0], c.Image, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			c.TZ = "Asia/Shanghai" // what verify expects, whatever was staged
-			rep, err := images.Verify(context.Background(), c, c.Image, io.Discard, io.Discard)
+			rep, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard)
 			testkit.ErrorMentions(t, err, "verify "+c.Image, "checks failed")
-			var failed *images.Check
+			var failed *verify.Check
 			for i := range rep.Checks {
 				if rep.Checks[i].Name == tt.failed {
 					failed = &rep.Checks[i]
@@ -174,7 +176,7 @@ func TestCancelledVerifyLeavesNoContainer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// testcontainers reports on progress as soon as it creates a container.
-	_, err := images.Verify(ctx, c, c.Image, cancelOnWrite(cancel), io.Discard)
+	_, err := verify.Verify(ctx, c, c.Image, cancelOnWrite(cancel), io.Discard)
 	if err == nil {
 		t.Fatal("a cancelled verify passed")
 	}
@@ -188,14 +190,14 @@ func TestCancelledVerifyLeavesNoContainer(t *testing.T) {
 
 func TestVerifyWithoutDocker(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "closed.sock"))
-	_, err := images.Verify(context.Background(), config.Default(), "hello:any", io.Discard, io.Discard)
+	_, err := verify.Verify(context.Background(), config.Default(), "hello:any", io.Discard, io.Discard)
 	testkit.ErrorMentions(t, err, "DOCKER_HOST=unix://", "closed.sock", "start Docker")
 }
 
 func TestVerifyImageNotFound(t *testing.T) {
 	docker(t)
 	c := config.Default()
-	_, err := images.Verify(context.Background(), c, "slimage-test/absent:nope", io.Discard, io.Discard)
+	_, err := verify.Verify(context.Background(), c, "slimage-test/absent:nope", io.Discard, io.Discard)
 	testkit.ErrorMentions(t, err, "verify slimage-test/absent:nope", "no such image")
 }
 

@@ -28,9 +28,14 @@ func TestEngineErrorIsTheTargetsError(t *testing.T) {
 	testkit.HermeticGo(t)
 	testkit.NeedDocker(t)
 	mage := testkit.Mage(t)
-	out, err := repoMage(t, mage, []string{"SLIMAGE_TZ=Asia/Shangai"}, "image").CombinedOutput()
+	notPEM := filepath.Join(t.TempDir(), "company-ca.crt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Only staging, in the engine, reads the CA files.
+	out, err := repoMage(t, mage, []string{"SLIMAGE_EXTRA_CA=" + notPEM}, "image").CombinedOutput()
 	if err == nil {
-		t.Fatalf("mage image with a misspelt zone passed:\n%s", out)
+		t.Fatalf("mage image with an extra CA that is not PEM passed:\n%s", out)
 	}
 	var errLine string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -38,7 +43,7 @@ func TestEngineErrorIsTheTargetsError(t *testing.T) {
 			errLine = l
 		}
 	}
-	want := `Error: stage image: SLIMAGE_TZ "Asia/Shangai" is not a known zone: did you mean Asia/Shanghai?`
+	want := "Error: stage image: SLIMAGE_EXTRA_CA " + notPEM + ": no PEM certificate in it: give PEM-encoded CA certificates"
 	if !strings.HasPrefix(errLine, want) {
 		t.Errorf("mage's error line is %q, want it to start with %q; output:\n%s", errLine, want, out)
 	}

@@ -27,7 +27,8 @@ import (
 	"syscall"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/verify"
 )
 
 func main() {
@@ -67,13 +68,13 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch step := args[0]; {
 	case step == "image" && len(args) == 1 && doc.Resolved:
-		_, err := images.Build(ctx, c, progress, os.Stdout)
+		_, err := build.Build(ctx, c, progress, os.Stdout)
 		return err
 	case step == "verify" && len(args) == 1 && doc.Resolved:
 		// Every platform is verified, and every failure reported, before failing.
 		var failed []string
-		for _, t := range images.Tags(c) {
-			if _, err := images.Verify(ctx, c, t.Ref, progress, os.Stdout); err != nil {
+		for _, t := range build.Tags(c) {
+			if _, err := verify.Verify(ctx, c, t.Ref, progress, os.Stdout); err != nil {
 				failed = append(failed, err.Error())
 			}
 		}
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return nil
 	case step == "verify-image" && len(args) == 2:
-		_, err := images.Verify(ctx, c, args[1], progress, os.Stdout)
+		_, err := verify.Verify(ctx, c, args[1], progress, os.Stdout)
 		return err
 	}
 	return fmt.Errorf("slimage-engine: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", args)

@@ -1,17 +1,17 @@
-package images
+// Package verify starts an image as built and proves, from inside it and
+// from where its users stand, what production relies on: it starts, it
+// sees the right time zone, its trust store validates TLS.
+package verify
 
 import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"embed"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	stdlog "log"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -25,11 +25,13 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/probe"
 	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/zoneinfo"
 )
 
 // Check is one row of the verify table. A failed check carries its cause
@@ -42,9 +44,9 @@ type Check struct {
 	Cause    string `json:"cause,omitempty"`
 }
 
-// VerifyReport is the result for one platform of an image, as written to
+// Report is the result for one platform of an image, as written to
 // dist/verify/<os>_<arch>.json.
-type VerifyReport struct {
+type Report struct {
 	Image    string         `json:"image"`
 	Platform string         `json:"platform"`
 	Passed   bool           `json:"passed"`
@@ -62,32 +64,24 @@ const DefaultTLSURL = "https://example.com/"
 // failed halfway and returned no handle.
 const SessionLabel = "com.github.slimage.verify"
 
-// The probe's source: its main package and the report package it shares
-// with verify, built as a module of their own (see writeProbeModule).
-//
-//go:embed probe/main.go probe/report/report.go
-var probeSource embed.FS
-
-var probeFiles = []string{"probe/main.go", "probe/report/report.go"}
-
 // Verify starts ref as built and proves from inside it that it starts, that
 // TZ and the zone files make Go see c.TZ, that the trust store is complete,
 // and that HTTPS calls validate. It prints a table to out, writes
 // <dist>/verify/<os>_<arch>.json, and fails if any check fails. Every
 // container it starts is removed before it returns, also on cancellation.
 // testcontainers' own progress goes to progress (io.Discard for quiet).
-func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*VerifyReport, error) {
-	cli, err := Connect(ctx)
+func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
+	cli, err := daemon.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer cli.Close()
 	img, err := cli.ImageInspect(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, firstLine(err))
+		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, daemon.FirstLine(err))
 	}
 	p := config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}
-	probe, err := buildProbe(ctx, c, p)
+	probe, err := probe.Build(ctx, filepath.Join(c.Dist, "verify", "probe"), p)
 	if err != nil {
 		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, p, err)
 	}
@@ -101,7 +95,7 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 	tclog.SetDefault(session.logger)
 	defer sweep(cli, session.id)
 
-	rep := &VerifyReport{Image: ref, Platform: p.String()}
+	rep := &Report{Image: ref, Platform: p.String()}
 	var exposed map[string]struct{}
 	if img.Config != nil {
 		exposed = img.Config.ExposedPorts
@@ -144,63 +138,6 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 	return rep, nil
 }
 
-// buildProbe writes the embedded probe source to a module of its own in the
-// user cache (once per probe version) and builds it for p like any slimage
-// binary: static, stripped, and cached by the go command.
-func buildProbe(ctx context.Context, c *config.Config, p config.Platform) (string, error) {
-	h := sha256.New()
-	for _, f := range probeFiles {
-		data, err := probeSource.ReadFile(f)
-		if err != nil {
-			return "", err
-		}
-		fmt.Fprintf(h, "%s %d\n", f, len(data))
-		h.Write(data)
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	src := filepath.Join(cache, "slimage", "probe-"+hex.EncodeToString(h.Sum(nil)[:6]))
-	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
-		if err := writeProbeModule(src); err != nil {
-			return "", err
-		}
-	}
-	dist, err := filepath.Abs(filepath.Join(c.Dist, "verify", "probe"))
-	if err != nil {
-		return "", err
-	}
-	pc := &config.Config{Dir: src, Main: "./probe", Binary: "slimage-probe", Dist: dist}
-	a, err := gobuild.BuildPlatform(ctx, pc, p)
-	return a.Path, err
-}
-
-// writeProbeModule writes the probe's module; its folder is named after the
-// source's hash, so replacing it (say, by a concurrent run) changes nothing.
-// The module takes the engine's path, so the probe's import of its report
-// package reads the same here and in the engine; it requires nothing.
-func writeProbeModule(dir string) error {
-	return atomicfile.ReplaceDir(dir, func(tmp string) error {
-		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module github.com/slimage/slimage/images\n\ngo 1.22\n"), 0o644); err != nil {
-			return err
-		}
-		for _, f := range probeFiles {
-			data, err := probeSource.ReadFile(f)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Join(tmp, filepath.Dir(f)), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(tmp, f), data, 0o644); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
 const probePath = "/slimage-probe"
 
 func probeFile(bin string) testcontainers.ContainerFile {
@@ -217,7 +154,7 @@ func checkStart(ctx context.Context, c *config.Config, ref string, p config.Plat
 	defer terminate(app)
 	if err != nil {
 		ch.Expected, ch.Got = "starts", "did not start"
-		ch.Cause = "start: " + firstLine(err)
+		ch.Cause = "start: " + daemon.FirstLine(err)
 		return ch
 	}
 	port := firstPort(exposed)
@@ -232,7 +169,7 @@ func checkStart(ctx context.Context, c *config.Config, ref string, p config.Plat
 		st, err := app.State(context.WithoutCancel(ctx))
 		switch {
 		case err != nil:
-			ch.Got, ch.Cause = "unknown", "start: "+firstLine(err)
+			ch.Got, ch.Cause = "unknown", "start: "+daemon.FirstLine(err)
 		case st.Running || st.ExitCode == 0:
 			ch.Got, ch.Pass = "up", true
 			if !st.Running {
@@ -280,7 +217,7 @@ func checkStart(ctx context.Context, c *config.Config, ref string, p config.Plat
 		return ch
 	}
 	if err != nil {
-		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+firstLine(err)
+		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+daemon.FirstLine(err)
 		return ch
 	}
 	ch.Got = "no answer"
@@ -299,7 +236,7 @@ func runProbe(ctx context.Context, c *config.Config, ref, probe string, session 
 		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(2*time.Minute)))
 	defer terminate(ctr)
 	if err != nil {
-		return nil, fmt.Errorf("run the probe: %s", firstLine(err))
+		return nil, fmt.Errorf("run the probe: %s", daemon.FirstLine(err))
 	}
 	exit, out := exitAndLogs(ctr)
 	var pr report.Report
@@ -341,9 +278,9 @@ func judge(c *config.Config, pr *report.Report) ([]Check, error) {
 			}
 			goroot = env.GOROOT
 		}
-		data, err := zoneData(goroot, zone)
+		data, err := zoneinfo.Read(goroot, zone)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read SLIMAGE_TZ %w", err)
 		}
 		loc, err := time.LoadLocationFromTZData(zone, data)
 		if err != nil {
@@ -477,7 +414,7 @@ func orNone(s string) string {
 	return s
 }
 
-func printReport(out io.Writer, rep *VerifyReport, path string) {
+func printReport(out io.Writer, rep *Report, path string) {
 	fmt.Fprintf(out, "verify %s %s\n", rep.Image, rep.Platform)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  CHECK\tEXPECTED\tGOT\tRESULT")
@@ -573,7 +510,7 @@ func firstPort(exposed map[string]struct{}) string {
 func exitAndLogs(ctr *testcontainers.DockerContainer) (int, string) {
 	st, err := ctr.State(context.Background())
 	if err != nil {
-		return -1, firstLine(err)
+		return -1, daemon.FirstLine(err)
 	}
 	return st.ExitCode, logs(ctr)
 }

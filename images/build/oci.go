@@ -1,4 +1,4 @@
-package images
+package build
 
 import (
 	"archive/tar"
@@ -25,6 +25,8 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/atomicfile"
 )
 
@@ -36,7 +38,7 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // describes: the same layers (rootfs/, files/, the binary), the same config.
 // Everything comes from the staged files and the spec, and every time is
 // the image's created time, so the same context gives the same digest.
-func OCIImage(sc *StagedContext, p config.Platform) (v1.Image, error) {
+func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 	s := sc.Spec
 	created := sc.Created()
 	env := []string{defaultPath}
@@ -171,33 +173,24 @@ func layerTar(src, dst string, created time.Time) ([]byte, error) {
 	return buf.Bytes(), tw.Close()
 }
 
-// Created is the image's creation time: its created label (the commit time
-// or SOURCE_DATE_EPOCH), else the Unix epoch, never "now".
-func (sc *StagedContext) Created() time.Time {
-	if t, err := time.Parse(time.RFC3339, sc.Spec.Labels["org.opencontainers.image.created"]); err == nil {
-		return t.UTC()
-	}
-	return time.Unix(0, 0).UTC()
-}
-
 // OCIPlatformImage is one platform of an OCI build.
 type OCIPlatformImage struct {
 	Platform config.Platform
 	Image    v1.Image
-	Context  *StagedContext
+	Context  *stage.Context
 }
 
 // BuildOCIIndex stages a context per platform, assembles each image and an
 // OCI image index over them.
 func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
-	contexts, err := StageAll(ctx, c)
+	contexts, err := stage.WriteAll(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	return assembleIndex(c, contexts)
 }
 
-func assembleIndex(c *config.Config, contexts []*StagedContext) (v1.ImageIndex, []OCIPlatformImage, error) {
+func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {
 	var adds []mutate.IndexAddendum
 	var imgs []OCIPlatformImage
 	for i, p := range c.Platforms {
@@ -219,7 +212,7 @@ func assembleIndex(c *config.Config, contexts []*StagedContext) (v1.ImageIndex, 
 // reuseLayout returns the index at dir when it holds, platform for
 // platform and nothing else, the images of exactly these contexts (their
 // configs carry the context digest): then nothing needs assembling.
-func reuseLayout(dir string, c *config.Config, contexts []*StagedContext) (v1.ImageIndex, []OCIPlatformImage, bool) {
+func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, bool) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
 		return nil, nil, false
@@ -277,7 +270,7 @@ func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag s
 	defer pr.Close()
 	res, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err != nil {
-		return fmt.Errorf("load %s into Docker: %s", tag, firstLine(err))
+		return fmt.Errorf("load %s into Docker: %s", tag, daemon.FirstLine(err))
 	}
 	defer res.Close()
 	_, err = io.Copy(io.Discard, res)
@@ -292,7 +285,7 @@ func Push(ctx context.Context, idx v1.ImageIndex, ref string) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("push %s: %v: write registry/repository[:tag]", ref, err)
 	}
 	if err := remote.WriteIndex(r, idx, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
-		return v1.Hash{}, fmt.Errorf("push %s: %s", ref, firstLine(err))
+		return v1.Hash{}, fmt.Errorf("push %s: %s", ref, daemon.FirstLine(err))
 	}
 	return idx.Digest()
 }

@@ -1,7 +1,6 @@
-// Package images is everything about slimage's scratch image: rendering its
-// Dockerfile, staging the build context (binary, CA bundle, zoneinfo,
-// passwd/group, run-time files), and building it with Docker.
-package images
+// Package spec is what slimage's Dockerfiles say, as plain values, and
+// their rendering: no environment, no files, no Docker.
+package spec
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package images_test
+package spec_test
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/slimage/slimage/images"
+	"github.com/slimage/slimage/images/spec"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -15,11 +15,11 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func TestRenderDockerfile(t *testing.T) {
 	tests := []struct {
 		golden string
-		spec   images.Spec
+		spec   spec.Spec
 	}{
-		{"default.Dockerfile", images.Spec{Binary: "hello", Title: "hello", Version: "v1.0.0",
+		{"default.Dockerfile", spec.Spec{Binary: "hello", Title: "hello", Version: "v1.0.0",
 			Zone: "Asia/Shanghai", User: "65532:65532"}},
-		{"full.Dockerfile", images.Spec{Binary: "api", Title: "api", Version: "v2.3.4-5-gabcdef0",
+		{"full.Dockerfile", spec.Spec{Binary: "api", Title: "api", Version: "v2.3.4-5-gabcdef0",
 			Zone: "Europe/Berlin", User: "0:0", Ports: []string{"8080/tcp", "9090/tcp", "53/udp"},
 			Args:  []string{"-addr", ":8080", "--config=conf.yaml"},
 			Files: []string{"conf.yaml -> /app/conf.yaml", "slimage-data/templates/index.html -> /app/templates/index.html"},
@@ -33,7 +33,7 @@ func TestRenderDockerfile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
-			got, err := images.RenderDockerfile(tt.spec)
+			got, err := spec.RenderDockerfile(tt.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,8 +61,30 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestRenderDockerfileRejectsBadLabels(t *testing.T) {
-	_, err := images.RenderDockerfile(images.Spec{Binary: "a", User: "0:0", Labels: map[string]string{"x": "line\nbreak"}})
+	_, err := spec.RenderDockerfile(spec.Spec{Binary: "a", User: "0:0", Labels: map[string]string{"x": "line\nbreak"}})
 	if err == nil {
 		t.Fatal("a label with a line break was rendered")
 	}
+}
+
+func TestRenderMultistage(t *testing.T) {
+	ms := spec.MultistageSpec{
+		Spec: spec.Spec{Binary: "hello", Title: "hello", Zone: "Asia/Shanghai", User: "65532:65532",
+			Ports: []string{"8080/tcp"}, Labels: map[string]string{
+				"org.opencontainers.image.title":    "hello",
+				"org.opencontainers.image.source":   "https://example.com/hello",
+				"org.opencontainers.image.version":  "v1.0.0",
+				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
+				"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
+			}},
+		GoImage: "golang:1.24", Main: ".", ModFlag: "-mod=readonly", VersionVar: "main.version",
+		Copies:         []string{"conf.yaml /app/conf.yaml"},
+		DockerfilePath: "dist/image/Dockerfile.multistage", IgnorePath: "dist/image/Dockerfile.multistage.dockerignore",
+	}
+	got, err := spec.RenderMultistage(ms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "multistage.Dockerfile", got)
+	golden(t, "multistage.dockerignore", spec.RenderDockerignore("dist", ms.DockerfilePath))
 }

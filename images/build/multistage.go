@@ -1,7 +1,6 @@
-package images
+package build
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -9,85 +8,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/template"
 
 	"github.com/moby/go-archive"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/spec"
+	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
 )
-
-// MultistageSpec is what the self-contained Dockerfile says: the scratch
-// image's Spec, plus how to build the binary inside Docker.
-type MultistageSpec struct {
-	Spec           Spec
-	GoImage        string   // the builder stage's image, golang:<version> by default
-	Main           string   // ./cmd/api
-	ModFlag        string   // -mod=readonly or -mod=vendor
-	VersionVar     string   // -X target, "" for none
-	Copies         []string // run-time files, "src dst" from the build context
-	DockerfilePath string   // relative to the module root, for the header
-	IgnorePath     string
-}
-
-// Build arguments the multistage Dockerfile takes. The label values that
-// change with every commit come in as arguments too, so the committed file
-// does not.
-var multistageLabelArgs = map[string]string{
-	"org.opencontainers.image.version":  "${VERSION}",
-	"org.opencontainers.image.revision": "${REVISION}",
-	"org.opencontainers.image.created":  "${CREATED}",
-}
-
-//go:embed Dockerfile.multistage.tmpl
-var multistageTemplate string
-
-var multistage = template.Must(template.New("Dockerfile.multistage").Funcs(funcs).Parse(multistageTemplate))
-
-// RenderMultistage writes the self-contained Dockerfile for s.
-func RenderMultistage(s MultistageSpec) ([]byte, error) {
-	if s.GoImage == "" || s.Main == "" || s.Spec.Binary == "" || s.Spec.User == "" {
-		return nil, fmt.Errorf("render multistage Dockerfile: spec needs a Go image, a main package, a binary and a user")
-	}
-	labels := map[string]string{}
-	for k, v := range s.Spec.Labels {
-		labels[k] = v
-	}
-	for k, v := range multistageLabelArgs {
-		if _, ok := labels[k]; ok { // as the host mode: no revision outside git
-			labels[k] = v
-		}
-	}
-	s.Spec.Labels = labels
-	var b bytes.Buffer
-	if err := multistage.Execute(&b, s); err != nil {
-		return nil, fmt.Errorf("render multistage Dockerfile: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// RenderDockerignore keeps the build context to what the build reads: no
-// outputs, no VCS data, no test artefacts. The Dockerfile itself must stay
-// in, even when it lives under an ignored folder.
-func RenderDockerignore(dist, dockerfile string) []byte {
-	lines := []string{
-		"# Written by slimage: the build context is the module root minus these.",
-		"/" + strings.TrimSuffix(dist, "/") + "/",
-		".git/", ".github/", ".ci/", "**/testdata/", "**/*_test.go", "**/.DS_Store", "**/*.swp",
-		".idea/", ".vscode/", "coverage.out", "*.test",
-		"!" + dockerfile,
-	}
-	return []byte(strings.Join(lines, "\n") + "\n")
-}
 
 // Multistage is the written pair.
 type Multistage struct {
 	Dockerfile string // absolute
 	Ignore     string // absolute: <Dockerfile>.dockerignore
-	Spec       MultistageSpec
+	Spec       spec.MultistageSpec
 }
 
 // WriteMultistage renders the self-contained Dockerfile and its ignore file
@@ -105,21 +43,21 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if err != nil || strings.HasPrefix(relDist, "..") {
 		relDist = "dist"
 	}
-	spec := Spec{Binary: c.Binary, Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
-		Ports: c.Ports, Args: c.Args, Labels: labels(c)}
-	ms := MultistageSpec{Spec: spec, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
+	sp := spec.Spec{Binary: c.Binary, Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
+		Ports: c.Ports, Args: c.Args, Labels: stage.Labels(c)}
+	ms := spec.MultistageSpec{Spec: sp, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
 		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
 	if c.Vendor {
 		ms.ModFlag = "-mod=vendor"
 	}
-	files, err := runtimeFiles(c)
+	files, err := stage.RuntimeFiles(c)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
-		ms.Copies = append(ms.Copies, f.src+" "+f.dst)
+		ms.Copies = append(ms.Copies, f.Src+" "+f.Dst)
 	}
-	df, err := RenderMultistage(ms)
+	df, err := spec.RenderMultistage(ms)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +65,7 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if err := atomicfile.Write(m.Dockerfile, df, 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", m.Dockerfile, err)
 	}
-	if err := atomicfile.Write(m.Ignore, RenderDockerignore(filepath.ToSlash(relDist), ms.DockerfilePath), 0o644); err != nil {
+	if err := atomicfile.Write(m.Ignore, spec.RenderDockerignore(filepath.ToSlash(relDist), ms.DockerfilePath), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", m.Ignore, err)
 	}
 	return m, nil
@@ -172,7 +110,7 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 		Remove: true, ForceRemove: true, NetworkMode: "host",
 	})
 	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: %s", c.Image, firstLine(err))
+		return Built{}, fmt.Errorf("build image %s: %s", c.Image, daemon.FirstLine(err))
 	}
 	defer res.Body.Close()
 	tail := &outputTail{}
@@ -181,13 +119,13 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 			return Built{}, ctx.Err()
 		}
 		if _, inspectErr := cli.ImageInspect(ctx, c.GoImage); inspectErr != nil {
-			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, firstLine(err))
+			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, daemon.FirstLine(err))
 		}
-		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", c.Image, firstLine(err), lastOutput(tail), human.Path(m.Dockerfile))
+		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", c.Image, daemon.FirstLine(err), lastOutput(tail), human.Path(m.Dockerfile))
 	}
 	inspect, err := cli.ImageInspect(ctx, c.Image)
 	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", c.Image, firstLine(err))
+		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", c.Image, daemon.FirstLine(err))
 	}
 	return Built{Ref: c.Image, Platform: c.Platforms[0], ID: inspect.ID, Size: inspect.Size}, nil
 }

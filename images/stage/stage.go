@@ -1,8 +1,9 @@
-package images
+// Package stage writes a Docker build context to disk: the rendered
+// Dockerfile and exactly the files it copies (binary, CA bundle, zone,
+// passwd/group, run-time files), checked first and swapped in whole.
+package stage
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -15,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,37 +23,39 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
 	"github.com/slimage/slimage/images/probe/report"
+	"github.com/slimage/slimage/images/spec"
 	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/zoneinfo"
 )
 
 // DataDir is the conventional folder, at the module root, whose contents
 // are copied beside the binary (AppDir) with no configuration.
 const DataDir = "slimage-data"
 
-// StagedContext is a Docker build context on disk: the Dockerfile and
+// Context is a Docker build context on disk: the Dockerfile and
 // exactly the files it copies.
-type StagedContext struct {
+type Context struct {
 	Dir        string // dist/image
 	Dockerfile string // dist/image/Dockerfile
-	Spec       Spec
+	Spec       spec.Spec
 	BinarySize int64
-	Digest     string // of every file's path, mode and content: see ContextDigest
+	Digest     string // of every file's path, mode and content: see Digest
 }
 
 // StageDir is where the context for p is staged: <dist>/image for a
 // single-platform build, <dist>/image-<os>_<arch> for each of several.
-func StageDir(c *config.Config, p config.Platform) string {
+func Dir(c *config.Config, p config.Platform) string {
 	if len(c.Platforms) <= 1 {
 		return filepath.Join(c.Dist, "image")
 	}
 	return filepath.Join(c.Dist, "image-"+p.DistDir())
 }
 
-// Stage writes the build context for the binary the build step made for p
-// into StageDir. Everything is checked and written into a temp folder
+// Write writes the build context for the binary the build step made for p
+// into Dir. Everything is checked and written into a temp folder
 // first, which replaces the old context only when complete: a bad input
 // leaves the previous context as it was.
-func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedContext, error) {
+func Write(ctx context.Context, c *config.Config, p config.Platform) (*Context, error) {
 	in, err := readStageInputs(ctx, c)
 	if err != nil {
 		return nil, err
@@ -61,14 +63,14 @@ func Stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedCon
 	return in.stage(ctx, c, p)
 }
 
-// StageAll stages a context for every platform of c; what they share (CA
+// WriteAll stages a context for every platform of c; what they share (CA
 // bundle, zone, run-time files, labels) is read and checked once.
-func StageAll(ctx context.Context, c *config.Config) ([]*StagedContext, error) {
+func WriteAll(ctx context.Context, c *config.Config) ([]*Context, error) {
 	in, err := readStageInputs(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	contexts := make([]*StagedContext, len(c.Platforms))
+	contexts := make([]*Context, len(c.Platforms))
 	for i, p := range c.Platforms {
 		if contexts[i], err = in.stage(ctx, c, p); err != nil {
 			return nil, err
@@ -80,50 +82,50 @@ func StageAll(ctx context.Context, c *config.Config) ([]*StagedContext, error) {
 // stageInputs is what every platform's context holds alike.
 type stageInputs struct {
 	bundle, zone []byte
-	files        []runtimeFile
+	files        []RuntimeFile
 	labels       map[string]string
 }
 
 func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error) {
-	in := &stageInputs{labels: labels(c)}
+	in := &stageInputs{labels: Labels(c)}
 	var err error
 	if in.bundle, err = caBundle(c.CABundle, c.ExtraCA); err != nil {
 		return nil, err
 	}
 	if c.TZ != "" {
-		if in.zone, err = zoneData(c.GoEnv.GOROOT, c.TZ); err != nil {
-			return nil, err
+		if in.zone, err = zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
+			return nil, fmt.Errorf("stage image: SLIMAGE_TZ %w", err)
 		}
 	}
-	if in.files, err = runtimeFiles(c); err != nil {
+	if in.files, err = RuntimeFiles(c); err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
 // stage writes p's context: the shared inputs plus p's binary.
-func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform) (*StagedContext, error) {
+func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform) (*Context, error) {
 	binary := gobuild.OutputPath(c, p)
 	bi, err := os.Stat(binary)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)
 	}
-	spec := Spec{
+	sp := spec.Spec{
 		Binary: filepath.Base(binary), Title: c.Binary, Version: c.Version, Zone: c.TZ,
 		User: c.User, Ports: c.Ports, Args: c.Args, Labels: in.labels,
 	}
 	for _, f := range in.files {
-		spec.Files = append(spec.Files, f.src+" -> "+f.dst)
-		if f.dst == spec.BinaryPath() {
-			return nil, fmt.Errorf("stage image: run-time file %s would replace the binary at %s: pick another destination", f.src, f.dst)
+		sp.Files = append(sp.Files, f.Src+" -> "+f.Dst)
+		if f.Dst == sp.BinaryPath() {
+			return nil, fmt.Errorf("stage image: run-time file %s would replace the binary at %s: pick another destination", f.Src, f.Dst)
 		}
 	}
-	dockerfile, err := RenderDockerfile(spec)
+	dockerfile, err := spec.RenderDockerfile(sp)
 	if err != nil {
 		return nil, err
 	}
 
-	final := StageDir(c, p)
+	final := Dir(c, p)
 	err = atomicfile.ReplaceDir(final, func(tmp string) error {
 		w := stager{root: tmp}
 		w.file("Dockerfile", dockerfile, 0o644)
@@ -136,9 +138,9 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 			w.file("rootfs/etc/localtime", in.zone, 0o644)
 		}
 		for _, f := range in.files {
-			w.copy(f.abs, "files"+f.dst)
+			w.copy(f.Abs, "files"+f.Dst)
 		}
-		w.link(binary, "bin/"+spec.Binary)
+		w.link(binary, "bin/"+sp.Binary)
 		if w.err != nil {
 			return w.err
 		}
@@ -150,18 +152,18 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	if err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}
-	digest, err := ContextDigest(final)
+	digest, err := Digest(final)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}
-	return &StagedContext{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: spec, BinarySize: bi.Size(), Digest: digest}, nil
+	return &Context{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size(), Digest: digest}, nil
 }
 
-// ContextDigest hashes what a build context means to the builder: each
+// Digest hashes what a build context means to the builder: each
 // entry's path, type and mode, and each file's content, in path order.
 // Times and owners are left out: the staged files are rewritten on every
 // run, and the legacy builder ignores both for caching.
-func ContextDigest(dir string) (string, error) {
+func Digest(dir string) (string, error) {
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -340,105 +342,14 @@ func checkPEMCerts(data []byte) error {
 	return nil
 }
 
-// zoneData reads the zone from the Go toolchain's own zoneinfo.zip, so the
-// host needs no tzdata package; the host's /usr/share/zoneinfo is the
-// fallback for a toolchain without it.
-func zoneData(goroot, zone string) ([]byte, error) {
-	names, err := zoneNames(goroot)
-	zipErr := err
-	if err == nil {
-		if data, ok := names[zone]; ok {
-			return data()
-		}
-	}
-	if data, err := os.ReadFile(filepath.Join("/usr/share/zoneinfo", filepath.FromSlash(zone))); err == nil && bytes.HasPrefix(data, []byte("TZif")) {
-		return data, nil
-	}
-	if zipErr != nil {
-		return nil, fmt.Errorf("stage image: SLIMAGE_TZ %s: not in the host's /usr/share/zoneinfo, and %v", zone, zipErr)
-	}
-	hint := "write an IANA name such as Asia/Shanghai"
-	if close := closeZones(zone, names); len(close) > 0 {
-		hint = "did you mean " + strings.Join(close, ", ") + "?"
-	}
-	return nil, fmt.Errorf("stage image: SLIMAGE_TZ %q is not a known zone: %s", zone, hint)
-}
+// RuntimeFile is one file copied into the image: its source as the user
+// named it, its absolute path, and its destination in the image.
+type RuntimeFile struct{ Src, Abs, Dst string }
 
-func zoneNames(goroot string) (map[string]func() ([]byte, error), error) {
-	zipPath := filepath.Join(goroot, "lib", "time", "zoneinfo.zip")
-	r, err := zip.OpenReader(zipPath)
-	if err != nil {
-		return nil, fmt.Errorf("the Go toolchain's %s is unreadable: %v", zipPath, err)
-	}
-	names := map[string]func() ([]byte, error){}
-	for _, f := range r.File {
-		names[f.Name] = func() ([]byte, error) {
-			rc, err := f.Open()
-			if err != nil {
-				return nil, err
-			}
-			defer rc.Close()
-			return io.ReadAll(rc)
-		}
-	}
-	return names, nil
-}
-
-// closeZones suggests up to three zone names near the misspelt one: by
-// edit distance over the whole name and over its last element.
-func closeZones(zone string, names map[string]func() ([]byte, error)) []string {
-	type scored struct {
-		name string
-		d    int
-	}
-	var all []scored
-	lz := strings.ToLower(zone)
-	for n := range names {
-		ln := strings.ToLower(n)
-		d := min(editDistance(lz, ln), editDistance(path.Base(lz), path.Base(ln))+1)
-		if d <= max(2, len(zone)/4) {
-			all = append(all, scored{n, d})
-		}
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].d != all[j].d {
-			return all[i].d < all[j].d
-		}
-		return all[i].name < all[j].name
-	})
-	var out []string
-	for i := 0; i < len(all) && i < 3; i++ {
-		out = append(out, all[i].name)
-	}
-	return out
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-type runtimeFile struct{ src, abs, dst string }
-
-// runtimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files,
+// RuntimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files,
 // checking each source exists.
-func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
-	var out []runtimeFile
+func RuntimeFiles(c *config.Config) ([]RuntimeFile, error) {
+	var out []RuntimeFile
 	for _, f := range c.Files {
 		src, dst, _ := strings.Cut(f, ":")
 		abs := src
@@ -452,7 +363,7 @@ func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
 		if fi.IsDir() {
 			return nil, fmt.Errorf("stage image: SLIMAGE_FILES source %s is a folder: list its files, or put them in %s/", src, DataDir)
 		}
-		out = append(out, runtimeFile{src: src, abs: abs, dst: path.Clean(dst)})
+		out = append(out, RuntimeFile{Src: src, Abs: abs, Dst: path.Clean(dst)})
 	}
 	data := filepath.Join(c.Dir, DataDir)
 	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
@@ -460,7 +371,7 @@ func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(data, p)
-		out = append(out, runtimeFile{src: filepath.ToSlash(filepath.Join(DataDir, rel)), abs: p, dst: path.Join(AppDir, filepath.ToSlash(rel))})
+		out = append(out, RuntimeFile{Src: filepath.ToSlash(filepath.Join(DataDir, rel)), Abs: p, Dst: path.Join(spec.AppDir, filepath.ToSlash(rel))})
 		return nil
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -469,10 +380,10 @@ func runtimeFiles(c *config.Config) ([]runtimeFile, error) {
 	return out, nil
 }
 
-// labels are the OCI annotations, from the module and the git facts config
+// Labels are the OCI annotations, from the module and the git facts config
 // read. "created" is the commit time (or SOURCE_DATE_EPOCH), never "now":
 // the same commit gives the same labels, and the image stays cacheable.
-func labels(c *config.Config) map[string]string {
+func Labels(c *config.Config) map[string]string {
 	l := map[string]string{
 		"org.opencontainers.image.title":   c.Binary,
 		"org.opencontainers.image.version": c.Version,
@@ -494,4 +405,13 @@ func labels(c *config.Config) map[string]string {
 		l["org.opencontainers.image.created"] = time.Unix(created, 0).UTC().Format(time.RFC3339)
 	}
 	return l
+}
+
+// Created is the image's creation time: its created label (the commit time
+// or SOURCE_DATE_EPOCH), else the Unix epoch, never "now".
+func (sc *Context) Created() time.Time {
+	if t, err := time.Parse(time.RFC3339, sc.Spec.Labels["org.opencontainers.image.created"]); err == nil {
+		return t.UTC()
+	}
+	return time.Unix(0, 0).UTC()
 }

@@ -1,0 +1,14 @@
+// Package images is slimage's image engine, a module of its own so that
+// importing the targets links none of it. The front runs it as a child
+// process (cmd/slimage-engine), one step at a time. Its packages, in the
+// order a run uses them:
+//
+//   - spec: what the Dockerfiles say, as plain values, and their rendering;
+//   - stage: the build context on disk (binary, CA bundle, zone, users);
+//   - daemon: the container engine and a client for it;
+//   - build: one Builder per way to build (Docker, OCI, multistage);
+//   - verify: runs the image and proves what production relies on;
+//   - probe: the in-container probe verify runs, and its report.
+//
+// This package holds only the engine's end-to-end tests.
+package images
