@@ -10,6 +10,7 @@ import (
 	"go/build"
 	"go/version"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -43,8 +44,12 @@ type Config struct {
 	// "" is full under CI=true, else fast.
 	DepsVerify string
 
-	Image    string   // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
-	TZ       string   // SLIMAGE_TZ: IANA zone baked into the image
+	Image string // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
+	TZ    string // SLIMAGE_TZ: IANA zone baked into the image
+	// SLIMAGE_ZONES: more zones the service loads with time.LoadLocation,
+	// comma-separated, each copied beside TZ's; or "all": the Go
+	// toolchain's whole zoneinfo.zip, with ZONEINFO pointing at it.
+	Zones    []string
 	CABundle string   // SLIMAGE_CA_BUNDLE: the image's CA bundle; "" finds the host's
 	ExtraCA  []string // SLIMAGE_EXTRA_CA: PEM files appended to the bundle (":"-separated)
 	User     string   // SLIMAGE_USER: nonroot (65532:65532), root, or uid:gid
@@ -64,6 +69,9 @@ type Config struct {
 	VerifyTimeout  time.Duration // SLIMAGE_VERIFY_TIMEOUT: how long the service may take to answer
 	VerifyGrace    time.Duration // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
 	VerifyMinRoots int           // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
+	VerifySettle   time.Duration // SLIMAGE_VERIFY_SETTLE: how long the service must stay up once it answers
+	VerifyStop     time.Duration // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
+	VerifyNonroot  bool          // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
 
 	// Filled by Resolve from go.mod, git and the go command; not settings.
 	Git      Git // the checkout's facts, read once for the image's labels
@@ -93,15 +101,17 @@ type Git struct {
 // Default returns the settings that need no module to derive.
 func Default() *Config {
 	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
-		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50}
+		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50,
+		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second}
 }
 
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
-	"SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
+	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
 	"SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
-	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS"}
+	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
+	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
 // (os.LookupEnv in real use). A variable set to "" counts only for
@@ -137,6 +147,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Image = v
 		case "SLIMAGE_TZ":
 			c.TZ = v
+		case "SLIMAGE_ZONES":
+			c.Zones = splitList(v, ",")
 		case "SLIMAGE_CA_BUNDLE":
 			c.CABundle = v
 		case "SLIMAGE_EXTRA_CA":
@@ -163,16 +175,19 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.VerifyTLS = v
 		case "SLIMAGE_VERIFY_HEALTH":
 			c.VerifyHealth = v
-		case "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE":
+		case "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP":
 			d, err := time.ParseDuration(v)
 			if err != nil || d <= 0 {
 				return fmt.Errorf("read %s: %q is not a duration: write e.g. 30s or 2m", name, v)
 			}
-			if name == "SLIMAGE_VERIFY_TIMEOUT" {
-				c.VerifyTimeout = d
-			} else {
-				c.VerifyGrace = d
+			*map[string]*time.Duration{"SLIMAGE_VERIFY_TIMEOUT": &c.VerifyTimeout, "SLIMAGE_VERIFY_GRACE": &c.VerifyGrace,
+				"SLIMAGE_VERIFY_SETTLE": &c.VerifySettle, "SLIMAGE_VERIFY_STOP": &c.VerifyStop}[name] = d
+		case "SLIMAGE_VERIFY_NONROOT":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("read SLIMAGE_VERIFY_NONROOT: %q is not true or false", v)
 			}
+			c.VerifyNonroot = b
 		case "SLIMAGE_VERIFY_MIN_ROOTS":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -515,6 +530,7 @@ func (c *Config) String() string {
 	row("go", c.GoEnv.GOVERSION, goNote)
 	row("SLIMAGE_IMAGE", c.Image, "")
 	row("SLIMAGE_TZ", c.TZ, "")
+	row("SLIMAGE_ZONES", strings.Join(c.Zones, ","), "")
 	row("SLIMAGE_CA_BUNDLE", c.CABundle, "")
 	row("SLIMAGE_EXTRA_CA", strings.Join(c.ExtraCA, ":"), "")
 	row("SLIMAGE_USER", c.User, "")
@@ -531,6 +547,9 @@ func (c *Config) String() string {
 	row("SLIMAGE_VERIFY_TIMEOUT", c.VerifyTimeout.String(), "")
 	row("SLIMAGE_VERIFY_GRACE", c.VerifyGrace.String(), "")
 	row("SLIMAGE_VERIFY_MIN_ROOTS", strconv.Itoa(c.VerifyMinRoots), "")
+	row("SLIMAGE_VERIFY_SETTLE", c.VerifySettle.String(), "")
+	row("SLIMAGE_VERIFY_STOP", c.VerifyStop.String(), "")
+	row("SLIMAGE_VERIFY_NONROOT", strconv.FormatBool(c.VerifyNonroot), "")
 	return b.String()
 }
 
@@ -567,6 +586,9 @@ func LoadSettings(defaults, overrides []func(*Config), lookup func(string) (stri
 	}
 	for _, fn := range overrides {
 		fn(c)
+	}
+	if err := c.checkVerify(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -638,6 +660,16 @@ func (c *Config) resolveImage() error {
 		if _, err := zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
 			return fmt.Errorf("check SLIMAGE_TZ: %v", err)
 		}
+	}
+	if !c.AllZones() {
+		for _, z := range c.Zones {
+			if _, err := zoneinfo.Read(c.GoEnv.GOROOT, z); err != nil {
+				return fmt.Errorf("check SLIMAGE_ZONES: %v", err)
+			}
+		}
+	}
+	if err := c.checkVerify(); err != nil {
+		return err
 	}
 	c.resolved = true
 	return nil
@@ -742,4 +774,39 @@ func splitList(v, sep string) []string {
 		}
 	}
 	return out
+}
+
+// AllZones reports whether SLIMAGE_ZONES asks for every zone.
+func (c *Config) AllZones() bool { return len(c.Zones) == 1 && c.Zones[0] == "all" }
+
+// checkVerify checks the verify settings that need no module, so a wrong
+// one stops the run before anything is built or started.
+func (c *Config) checkVerify() error {
+	if t := strings.TrimSpace(c.VerifyTLS); t != "" && t != "off" {
+		for _, u := range strings.Split(t, ",") {
+			u = strings.TrimSpace(u)
+			p, err := url.Parse(u)
+			if err != nil || p.Scheme != "https" || p.Host == "" {
+				return fmt.Errorf("check SLIMAGE_VERIFY_TLS: %q is not an https:// URL: list https:// URLs, comma-separated, or write off", u)
+			}
+		}
+	}
+	if c.VerifyHealth != "" && !strings.HasPrefix(c.VerifyHealth, "/") {
+		return fmt.Errorf("check SLIMAGE_VERIFY_HEALTH: %q is not a path: write e.g. /healthz", c.VerifyHealth)
+	}
+	for _, z := range c.Zones {
+		if z == "all" && len(c.Zones) > 1 {
+			return errors.New("check SLIMAGE_ZONES: all already holds every zone: write all alone, or list zones")
+		}
+		if strings.HasPrefix(z, "/") || strings.Contains(z, "..") {
+			return fmt.Errorf("check SLIMAGE_ZONES: %q is not an IANA zone name: write e.g. Europe/Berlin,America/New_York, or all", z)
+		}
+	}
+	for name, d := range map[string]time.Duration{"SLIMAGE_VERIFY_TIMEOUT": c.VerifyTimeout, "SLIMAGE_VERIFY_GRACE": c.VerifyGrace,
+		"SLIMAGE_VERIFY_SETTLE": c.VerifySettle, "SLIMAGE_VERIFY_STOP": c.VerifyStop} {
+		if d <= 0 {
+			return fmt.Errorf("check %s: %s is not a positive duration: write e.g. 2s", name, d)
+		}
+	}
+	return nil
 }

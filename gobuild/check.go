@@ -6,6 +6,7 @@ import (
 	"debug/pe"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/slimage/slimage/config"
@@ -105,4 +106,101 @@ func checkMachO(path string, p config.Platform) error {
 		}
 	}
 	return nil
+}
+
+// BinaryFacts is what an executable's headers say it runs on.
+type BinaryFacts struct {
+	Format string // ELF, PE or Mach-O
+	OS     string // GOOS: linux for ELF (other systems' ELF carry their OS ABI)
+	Arch   string // GOARCH, from the machine, word size and byte order
+	Interp string // the ELF interpreter a dynamic binary needs; "" for a static one
+}
+
+func (f BinaryFacts) String() string {
+	s := f.Format + " " + f.OS + "/" + f.Arch
+	if f.Interp != "" {
+		return s + ", dynamic (" + f.Interp + ")"
+	}
+	return s + ", static"
+}
+
+// ReadBinaryFacts reads r's executable headers: ELF, PE or Mach-O.
+func ReadBinaryFacts(r io.ReaderAt) (BinaryFacts, error) {
+	if f, err := elf.NewFile(r); err == nil {
+		defer f.Close()
+		facts := BinaryFacts{Format: "ELF", OS: elfOS(f.OSABI), Arch: elfArch(f)}
+		for _, prog := range f.Progs {
+			if prog.Type == elf.PT_INTERP {
+				data := make([]byte, prog.Filesz)
+				if _, err := prog.ReadAt(data, 0); err == nil {
+					facts.Interp = strings.TrimRight(string(data), "\x00")
+				}
+			}
+		}
+		return facts, nil
+	}
+	if f, err := pe.NewFile(r); err == nil {
+		defer f.Close()
+		facts := BinaryFacts{Format: "PE", OS: "windows", Arch: fmt.Sprintf("machine %#x", f.Machine)}
+		for arch, m := range peMachines {
+			if m == f.Machine {
+				facts.Arch = arch
+			}
+		}
+		return facts, nil
+	}
+	if f, err := macho.NewFile(r); err == nil {
+		defer f.Close()
+		facts := BinaryFacts{Format: "Mach-O", OS: "darwin", Arch: f.Cpu.String()}
+		for arch, c := range machoCPUs {
+			if c == f.Cpu {
+				facts.Arch = arch
+			}
+		}
+		return facts, nil
+	}
+	return BinaryFacts{}, errors.New("is not an executable (neither ELF, PE nor Mach-O)")
+}
+
+func elfOS(abi elf.OSABI) string {
+	switch abi {
+	case elf.ELFOSABI_FREEBSD:
+		return "freebsd"
+	case elf.ELFOSABI_NETBSD:
+		return "netbsd"
+	case elf.ELFOSABI_OPENBSD:
+		return "openbsd"
+	case elf.ELFOSABI_SOLARIS:
+		return "solaris"
+	}
+	return "linux"
+}
+
+// elfArch names f's GOARCH: the machine alone leaves ppc64 and mips
+// ambiguous, the word size and byte order do not.
+func elfArch(f *elf.File) string {
+	le := f.Data == elf.ELFDATA2LSB
+	wide := f.Class == elf.ELFCLASS64
+	switch f.Machine {
+	case elf.EM_PPC64:
+		if le {
+			return "ppc64le"
+		}
+		return "ppc64"
+	case elf.EM_MIPS:
+		arch := "mips"
+		if wide {
+			arch = "mips64"
+		}
+		if le {
+			arch += "le"
+		}
+		return arch
+	}
+	for arch, m := range elfMachines {
+		if m == f.Machine && !strings.HasPrefix(arch, "mips") && !strings.HasPrefix(arch, "ppc64") {
+			return arch
+		}
+	}
+	return f.Machine.String()
 }

@@ -44,7 +44,10 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 		relDist = "dist"
 	}
 	sp := spec.Spec{Binary: c.Binary, Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
-		Ports: c.Ports, Args: c.Args, Labels: stage.Labels(c)}
+		Ports: c.Ports, Args: c.Args, Labels: stage.Labels(c), AllZones: c.AllZones()}
+	if !sp.AllZones {
+		sp.Zones = c.Zones
+	}
 	ms := spec.MultistageSpec{Spec: sp, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
 		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
 	if c.Vendor {

@@ -41,10 +41,7 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 	s := sc.Spec
 	created := sc.Created()
-	env := []string{defaultPath}
-	if s.Zone != "" {
-		env = append(env, "TZ="+s.Zone)
-	}
+	env := append([]string{defaultPath}, s.Env()...)
 	labels := map[string]string{ContextLabel: sc.Digest}
 	for k, v := range s.Labels {
 		labels[k] = v

@@ -92,3 +92,12 @@ func Platform(ctx context.Context, cli *client.Client) (string, error) {
 	}
 	return info.Info.OSType + "/" + arch, nil
 }
+
+// SharesFiles reports whether the daemon can bind-mount this machine's
+// files: it listens on a local socket (Docker Desktop, Colima and Podman
+// machines share the user's home, where slimage's cache is), not on TCP
+// or SSH.
+func SharesFiles(cli *client.Client) bool {
+	host := cli.DaemonHost()
+	return strings.HasPrefix(host, "unix://") || strings.HasPrefix(host, "npipe://")
+}

@@ -32,9 +32,9 @@ var files = []string{"probe/main/main.go", "probe/report/report.go"}
 
 // Build writes the embedded probe source to a module of its own in the
 // user cache (once per probe version) and builds it for p like any slimage
-// binary (static, stripped, cached by the go command) into dist. It
-// returns the binary's path.
-func Build(ctx context.Context, dist string, p config.Platform) (string, error) {
+// binary (static, stripped), once per platform: the binary is kept beside
+// its source. It returns the binary's path.
+func Build(ctx context.Context, p config.Platform) (string, error) {
 	h := sha256.New()
 	for _, f := range files {
 		data, err := source.ReadFile(strings.TrimPrefix(f, "probe/"))
@@ -54,11 +54,10 @@ func Build(ctx context.Context, dist string, p config.Platform) (string, error) 
 			return "", err
 		}
 	}
-	dist, err = filepath.Abs(dist)
-	if err != nil {
-		return "", err
+	pc := &config.Config{Dir: src, Main: "./probe/main", Binary: "slimage-probe", Dist: filepath.Join(src, "bin")}
+	if bin := gobuild.OutputPath(pc, p); gobuild.CheckBinary(bin, p) == nil {
+		return bin, nil // built and checked before: no go command at all
 	}
-	pc := &config.Config{Dir: src, Main: "./probe/main", Binary: "slimage-probe", Dist: dist}
 	a, err := gobuild.BuildPlatform(ctx, pc, p)
 	return a.Path, err
 }

@@ -21,12 +21,22 @@ type Spec struct {
 	Title   string   // what the image is, for the header comment
 	Version string   // for the header comment
 	Zone    string   // IANA zone baked in and set as TZ; "" for none
+	// Zones are more zones the service loads, under /usr/share/zoneinfo;
+	// AllZones puts the Go toolchain's zoneinfo.zip at ZoneInfoZip instead
+	// and points ZONEINFO at it.
+	Zones    []string
+	AllZones bool
 	User    string   // uid:gid the service runs as
 	Ports   []string // EXPOSE, e.g. "8080/tcp"
 	Args    []string // CMD: default arguments after the entrypoint
 	Files   []string // run-time files staged under files/, as "src -> dst" for the comment
 	Labels  map[string]string
 }
+
+// ZoneInfoZip is where SLIMAGE_ZONES=all puts the toolchain's zoneinfo.zip:
+// its place under a GOROOT, though nothing else of Go is there; ZONEINFO
+// makes Go read it, as it would only from GOROOT otherwise.
+const ZoneInfoZip = "/usr/local/go/lib/time/zoneinfo.zip"
 
 // AppDir is where the binary (and the slimage-data/ folder) lives in the image.
 const AppDir = "/app"
@@ -38,6 +48,19 @@ func (s Spec) BinaryPath() string { return path.Join(AppDir, s.Binary) }
 // config file copied there is found by a relative path, as in the recipe.
 func (s Spec) WorkDir() string { return AppDir }
 
+// Env is the image's environment beyond Docker's PATH: TZ for the zone,
+// ZONEINFO for every zone. Both builders and both Dockerfiles use it.
+func (s Spec) Env() []string {
+	var env []string
+	if s.Zone != "" {
+		env = append(env, "TZ="+s.Zone)
+	}
+	if s.AllZones {
+		env = append(env, "ZONEINFO="+ZoneInfoZip)
+	}
+	return env
+}
+
 // Entrypoint is the exec-form entrypoint (scratch has no shell).
 func (s Spec) Entrypoint() []string { return []string{s.BinaryPath()} }
 
@@ -46,7 +69,9 @@ var dockerfileTemplate string
 
 // funcs are the template functions both Dockerfiles use.
 var funcs = template.FuncMap{
-	"dir": path.Dir,
+	"dir":         path.Dir,
+	"join":        strings.Join,
+	"zoneinfoZip": func() string { return ZoneInfoZip },
 	"json": func(v []string) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err

@@ -19,8 +19,10 @@ func TestRenderDockerfile(t *testing.T) {
 	}{
 		{"default.Dockerfile", spec.Spec{Binary: "hello", Title: "hello", Version: "v1.0.0",
 			Zone: "Asia/Shanghai", User: "65532:65532"}},
+		{"all-zones.Dockerfile", spec.Spec{Binary: "hello", Title: "hello", Version: "v1.0.0",
+			Zone: "Asia/Shanghai", AllZones: true, User: "65532:65532"}},
 		{"full.Dockerfile", spec.Spec{Binary: "api", Title: "api", Version: "v2.3.4-5-gabcdef0",
-			Zone: "Europe/Berlin", User: "0:0", Ports: []string{"8080/tcp", "9090/tcp", "53/udp"},
+			Zone: "Europe/Berlin", Zones: []string{"America/New_York", "Asia/Tokyo"}, User: "0:0", Ports: []string{"8080/tcp", "9090/tcp", "53/udp"},
 			Args:  []string{"-addr", ":8080", "--config=conf.yaml"},
 			Files: []string{"conf.yaml -> /app/conf.yaml", "slimage-data/templates/index.html -> /app/templates/index.html"},
 			Labels: map[string]string{

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,8 @@ func WriteAll(ctx context.Context, c *config.Config) ([]*Context, error) {
 // stageInputs is what every platform's context holds alike.
 type stageInputs struct {
 	bundle, zone []byte
+	zones        map[string][]byte // SLIMAGE_ZONES, by name
+	zoneinfoZip  []byte            // SLIMAGE_ZONES=all
 	files        []RuntimeFile
 	labels       map[string]string
 }
@@ -95,6 +98,19 @@ func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error
 	if c.TZ != "" {
 		if in.zone, err = zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_TZ %w", err)
+		}
+	}
+	if c.AllZones() {
+		zip := filepath.Join(c.GoEnv.GOROOT, "lib", "time", "zoneinfo.zip")
+		if in.zoneinfoZip, err = os.ReadFile(zip); err != nil {
+			return nil, fmt.Errorf("stage image: SLIMAGE_ZONES=all: the Go toolchain's %s is unreadable (%v): reinstall Go, or list the zones", zip, err)
+		}
+	} else {
+		in.zones = map[string][]byte{}
+		for _, z := range c.Zones {
+			if in.zones[z], err = zoneinfo.Read(c.GoEnv.GOROOT, z); err != nil {
+				return nil, fmt.Errorf("stage image: SLIMAGE_ZONES %w", err)
+			}
 		}
 	}
 	if in.files, err = RuntimeFiles(c); err != nil {
@@ -112,8 +128,12 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	}
 	sp := spec.Spec{
 		Binary: filepath.Base(binary), Title: c.Binary, Version: c.Version, Zone: c.TZ,
-		User: c.User, Ports: c.Ports, Args: c.Args, Labels: in.labels,
+		User: c.User, Ports: c.Ports, Args: c.Args, Labels: in.labels, AllZones: in.zoneinfoZip != nil,
 	}
+	for z := range in.zones {
+		sp.Zones = append(sp.Zones, z)
+	}
+	sort.Strings(sp.Zones)
 	for _, f := range in.files {
 		sp.Files = append(sp.Files, f.Src+" -> "+f.Dst)
 		if f.Dst == sp.BinaryPath() {
@@ -136,6 +156,12 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 		if in.zone != nil {
 			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)
 			w.file("rootfs/etc/localtime", in.zone, 0o644)
+		}
+		for z, data := range in.zones {
+			w.file("rootfs/usr/share/zoneinfo/"+z, data, 0o644)
+		}
+		if in.zoneinfoZip != nil {
+			w.file("rootfs"+spec.ZoneInfoZip, in.zoneinfoZip, 0o644)
 		}
 		for _, f := range in.files {
 			w.copy(f.Abs, "files"+f.Dst)

@@ -1,48 +1,38 @@
 // Package verify starts an image as built and proves, from inside it and
-// from where its users stand, what production relies on: it starts, it
-// sees the right time zone, its trust store validates TLS.
+// from where its users stand, what production relies on: it starts, other
+// containers reach it, it stays up, it stops on SIGTERM, its binary fits
+// its platform, it runs as the right user, it sees the right time zones,
+// and its trust store validates TLS. Each check is a unit of its own file;
+// this one runs them and reports.
 package verify
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	stdlog "log"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-	"github.com/testcontainers/testcontainers-go/wait"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/probe"
 	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
-	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
-	"github.com/slimage/slimage/internal/zoneinfo"
 )
 
-// Check is one row of the verify table. A failed check carries its cause
-// and the fix in one line.
-type Check struct {
-	Name     string `json:"name"`
-	Expected string `json:"expected"`
-	Got      string `json:"got"`
-	Pass     bool   `json:"pass"`
-	Cause    string `json:"cause,omitempty"`
-}
+// Check is one row of the verify table (the probe's report package holds
+// the one definition).
+type Check = report.Check
 
 // Report is the result for one platform of an image, as written to
 // dist/verify/<os>_<arch>.json.
@@ -59,18 +49,54 @@ type Report struct {
 // skipped and the trust-store checks decide; a certificate error fails.
 const DefaultTLSURL = "https://example.com/"
 
-// SessionLabel marks every container one verify run starts, so that all of
-// them are removed at the end whatever happened, even when testcontainers
-// failed halfway and returned no handle.
-const SessionLabel = "com.github.slimage.verify"
-
-// Verify starts ref as built and proves from inside it that it starts, that
-// TZ and the zone files make Go see c.TZ, that the trust store is complete,
-// and that HTTPS calls validate. It prints a table to out, writes
+// Verify checks ref, an image built from c here: c says which user, zone
+// and zones it must have. It prints a table to out, writes
 // <dist>/verify/<os>_<arch>.json, and fails if any check fails. Every
 // container it starts is removed before it returns, also on cancellation.
 // testcontainers' own progress goes to progress (io.Discard for quiet).
 func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
+	return verify(ctx, c, ref, true, progress, out)
+}
+
+// External checks ref, an image built elsewhere, as Verify does, but the
+// user is only reported unless SLIMAGE_VERIFY_NONROOT is set.
+func External(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
+	return verify(ctx, c, ref, false, progress, out)
+}
+
+// run is one verify of one image: what its checks read.
+type run struct {
+	c       *config.Config
+	cli     *client.Client
+	ref     string
+	p       config.Platform
+	image   imageConfig
+	probe   string // the probe binary for p, on the host
+	s       *session
+	built   bool // the image was built from c, so c's user is what it must run as
+	app     *testcontainers.DockerContainer
+	readyAt time.Time
+}
+
+// imageConfig is what the image's config says about running it.
+type imageConfig struct {
+	User, WorkDir   string
+	Entrypoint, Cmd []string
+	Env             []string
+	Ports           []string // exposed, TCP first, then by number
+}
+
+// interrupted is the one-line error of a cancelled verify; it still is a
+// context.Canceled to errors.Is.
+type interrupted struct {
+	ref string
+	err error
+}
+
+func (e *interrupted) Error() string { return "verify " + e.ref + ": interrupted" }
+func (e *interrupted) Unwrap() error { return e.err }
+
+func verify(ctx context.Context, c *config.Config, ref string, built bool, progress, out io.Writer) (rep *Report, err error) {
 	cli, err := daemon.Connect(ctx)
 	if err != nil {
 		return nil, err
@@ -78,170 +104,155 @@ func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.
 	defer cli.Close()
 	img, err := cli.ImageInspect(ctx, ref)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &interrupted{ref, ctx.Err()}
+		}
 		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, daemon.FirstLine(err))
 	}
-	p := config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}
-	probe, err := probe.Build(ctx, filepath.Join(c.Dist, "verify", "probe"), p)
-	if err != nil {
-		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, p, err)
+	r := &run{c: c, cli: cli, ref: ref, built: built, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}
+	if cfg := img.Config; cfg != nil {
+		r.image = imageConfig{User: cfg.User, WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
+		for port := range cfg.ExposedPorts {
+			r.image.Ports = append(r.image.Ports, port)
+		}
+		sortPorts(r.image.Ports)
 	}
-	session := session{id: newSession(), logger: tclog.NewNoopLogger()}
-	if progress != io.Discard {
-		session.logger = stdlog.New(progress, "", stdlog.LstdFlags)
+	if r.probe, err = probe.Build(ctx, r.p); err != nil {
+		if ctx.Err() != nil {
+			return nil, &interrupted{ref, ctx.Err()}
+		}
+		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, r.p, err)
 	}
+	r.s = newSession(cli, progress)
 	// The "Connected to docker" banner goes through testcontainers' default
 	// logger, not the per-container one.
 	defer tclog.SetDefault(tclog.Default())
-	tclog.SetDefault(session.logger)
-	defer sweep(cli, session.id)
+	tclog.SetDefault(r.s.logger)
+	removeOrphans(cli)
 
-	rep := &Report{Image: ref, Platform: p.String()}
-	var exposed map[string]struct{}
-	if img.Config != nil {
-		exposed = img.Config.ExposedPorts
+	rep = &Report{Image: ref, Platform: r.p.String()}
+	rep.Checks, rep.Probe, err = r.checks(ctx)
+	terminate(r.app)
+	r.s.close(ctx.Err() != nil)
+	if ctx.Err() != nil {
+		return nil, &interrupted{ref, ctx.Err()}
 	}
-	start := checkStart(ctx, c, ref, p, exposed, probe, session)
-	rep.Checks = append(rep.Checks, start)
-	if start.Pass {
-		pr, err := runProbe(ctx, c, ref, probe, session)
-		if err != nil {
-			return nil, fmt.Errorf("verify %s %s: %w", ref, p, err)
-		}
-		rep.Probe = pr
-		checks, err := judge(c, pr)
-		if err != nil {
-			return nil, fmt.Errorf("verify %s %s: %w", ref, p, err)
-		}
-		rep.Checks = append(rep.Checks, checks...)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("verify %s %s: %w", ref, r.p, err)
 	}
 	rep.Passed = true
+	failed := 0
 	for _, ch := range rep.Checks {
-		rep.Passed = rep.Passed && ch.Pass
+		if !ch.Pass {
+			rep.Passed = false
+			failed++
+		}
 	}
-	path := filepath.Join(c.Dist, "verify", p.DistDir()+".json")
+	path := filepath.Join(c.Dist, "verify", r.p.DistDir()+".json")
 	if err := writeJSON(path, rep); err != nil {
-		return rep, fmt.Errorf("verify %s %s: write %s: %w", ref, p, path, err)
+		return rep, fmt.Errorf("verify %s %s: write %s: %w", ref, r.p, path, err)
 	}
 	printReport(out, rep, path)
 	if !rep.Passed {
-		failed := 0
-		for _, ch := range rep.Checks {
-			if !ch.Pass {
-				failed++
-			}
-		}
-		return rep, fmt.Errorf("verify %s %s: %d of %d checks failed (details above and in %s)", ref, p, failed, len(rep.Checks), human.Path(path))
+		return rep, fmt.Errorf("verify %s %s: %d of %d checks failed (details above and in %s)", ref, r.p, failed, len(rep.Checks), human.Path(path))
 	}
 	return rep, nil
 }
 
-const probePath = "/slimage-probe"
-
-func probeFile(bin string) testcontainers.ContainerFile {
-	return testcontainers.ContainerFile{HostFilePath: bin, ContainerFilePath: probePath, FileMode: 0o755}
-}
-
-// checkStart runs the image as built (its entrypoint, its user). With an
-// exposed port, a probe that shares the service's network namespace waits
-// until the port answers (and SLIMAGE_VERIFY_HEALTH returns 2xx); without
-// one, the service must stay up for the grace period or exit 0.
-func checkStart(ctx context.Context, c *config.Config, ref string, p config.Platform, exposed map[string]struct{}, probe string, session session) Check {
-	ch := Check{Name: "start"}
-	app, err := runContainer(ctx, ref, session)
-	defer terminate(app)
-	if err != nil {
-		ch.Expected, ch.Got = "starts", "did not start"
-		ch.Cause = "start: " + daemon.FirstLine(err)
-		return ch
+// checks runs every check, the independent ones at once: the probe's
+// report (its own container), the binary, and, once the service answers,
+// reachability while the settle time runs; then whether it stayed up, and
+// how it stops.
+func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
+	var (
+		wg         sync.WaitGroup
+		pr         *report.Report
+		probeErr   error
+		reachable  []Check
+		binary     Check
+		haveBinary bool
+	)
+	start := r.start(ctx)
+	// The probe's report needs no running service: it runs while the
+	// service settles (or at once when it did not start).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pr, probeErr = r.probeReport(ctx)
+	}()
+	if r.app != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			binary, haveBinary = r.binary(ctx), true
+		}()
 	}
-	port := firstPort(exposed)
-	if port == "" {
-		ch.Expected = fmt.Sprintf("up for %s, or exits 0", c.VerifyGrace)
+	if start.Pass {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reachable = r.reachable(ctx)
+		}()
+		// The service must still be up SLIMAGE_VERIFY_SETTLE after it first
+		// answered; the other checks run meanwhile.
 		select {
 		case <-ctx.Done():
-			ch.Got, ch.Cause = "cancelled", "start: cancelled"
-			return ch
-		case <-time.After(c.VerifyGrace):
+		case <-time.After(time.Until(r.readyAt.Add(r.c.VerifySettle))):
 		}
-		st, err := app.State(context.WithoutCancel(ctx))
-		switch {
-		case err != nil:
-			ch.Got, ch.Cause = "unknown", "start: "+daemon.FirstLine(err)
-		case st.Running || st.ExitCode == 0:
-			ch.Got, ch.Pass = "up", true
-			if !st.Running {
-				ch.Got = "exited 0"
-			}
-		case cannotRun(app):
-			ch.Got, ch.Cause = "cannot run here", unrunnableCause(p)
-		default:
-			ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
-			ch.Cause = fmt.Sprintf("start: the service exited with code %d; its last log lines: %s", st.ExitCode, logTail(app))
-		}
-		return ch
 	}
-	ch.Expected = "answers on " + port
-	if c.VerifyHealth != "" {
-		ch.Expected += ", GET " + c.VerifyHealth + " 2xx"
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
 	}
-	args := []string{"wait", "-port", port, "-timeout", c.VerifyTimeout.String()}
-	if c.VerifyHealth != "" {
-		args = append(args, "-path", c.VerifyHealth)
+	checks := append([]Check{start}, reachable...)
+	if haveBinary {
+		checks = append(checks, binary)
 	}
-	waiter, err := runContainer(ctx, ref, session,
-		testcontainers.WithEntrypoint(probePath), testcontainers.WithCmd(args...),
-		testcontainers.WithFiles(probeFile(probe)),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.NetworkMode = container.NetworkMode("container:" + app.GetContainerID())
-		}),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(c.VerifyTimeout+30*time.Second)))
-	defer terminate(waiter)
-	exit, said := -1, ""
-	if err == nil {
-		exit, said = exitAndLogs(waiter)
+	if probeErr != nil {
+		return nil, nil, probeErr
 	}
-	if exit == 0 {
-		ch.Got, ch.Pass = "ready", true
-		return ch
-	}
-	// The service's own state explains most failures: it exited.
-	if st, serr := app.State(context.WithoutCancel(ctx)); serr == nil && !st.Running {
-		ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
-		ch.Cause = fmt.Sprintf("start: the service exited with code %d before answering on %s; its last log lines: %s", st.ExitCode, port, logTail(app))
-		if cannotRun(app) {
-			ch.Got, ch.Cause = "cannot run here", unrunnableCause(p)
-		}
-		return ch
-	}
+	judged, err := r.judge(pr)
 	if err != nil {
-		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+daemon.FirstLine(err)
-		return ch
+		return nil, nil, err
 	}
-	ch.Got = "no answer"
-	ch.Cause = fmt.Sprintf("start: %s: check that the service listens on %s (on all interfaces, not 127.0.0.1 of another namespace) or raise SLIMAGE_VERIFY_TIMEOUT; its last log lines: %s", strings.TrimSpace(said), port, logTail(app))
-	return ch
+	checks = append(checks, judged...)
+	if start.Pass {
+		up := r.staysUp(ctx)
+		checks = append(checks, up)
+		if up.Pass {
+			checks = append(checks, r.stops(ctx))
+		}
+	}
+	return checks, pr, nil
 }
 
-// runProbe runs the probe in the image with host networking, so that a
-// test's HTTPS server on the host's 127.0.0.1 is reachable from it.
-func runProbe(ctx context.Context, c *config.Config, ref, probe string, session session) (*report.Report, error) {
-	urls := tlsURLs(c.VerifyTLS)
-	ctr, err := runContainer(ctx, ref, session,
-		testcontainers.WithEntrypoint(probePath), testcontainers.WithCmd("report", "-tls", strings.Join(urls, ",")),
-		testcontainers.WithFiles(probeFile(probe)),
-		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.NetworkMode = "host" }),
-		testcontainers.WithWaitStrategy(wait.ForExit().WithExitTimeout(2*time.Minute)))
-	defer terminate(ctr)
+// judge turns the probe's report into the checks that read it.
+func (r *run) judge(pr *report.Report) ([]Check, error) {
+	checks := r.user(pr)
+	zone, err := r.timeZone(pr)
 	if err != nil {
-		return nil, fmt.Errorf("run the probe: %s", daemon.FirstLine(err))
+		return nil, err
 	}
-	exit, out := exitAndLogs(ctr)
+	checks = append(checks, zone...)
+	if z, ok := r.zones(pr); ok {
+		checks = append(checks, z)
+	}
+	checks = append(checks, r.trust(pr)...)
+	return append(checks, r.tls(pr)...), nil
+}
+
+// probeReport runs the probe's report in the image with host networking,
+// so that a test's HTTPS server on the host's 127.0.0.1 is reachable from it.
+func (r *run) probeReport(ctx context.Context) (*report.Report, error) {
+	args := []string{"report", "-tls", strings.Join(tlsURLs(r.c.VerifyTLS), ",")}
+	if zones, err := r.zoneList(); err != nil {
+		return nil, err
+	} else if len(zones) > 0 {
+		args = append(args, "-zones", strings.Join(zones, ","))
+	}
 	var pr report.Report
-	if exit != 0 || json.Unmarshal([]byte(lastLine(out)), &pr) != nil {
-		return nil, fmt.Errorf("the probe exited %d without a report: %s", exit, lastLine(out))
+	if err := r.runProbe(ctx, "host", &pr, args...); err != nil {
+		return nil, err
 	}
 	return &pr, nil
 }
@@ -262,156 +273,20 @@ func tlsURLs(setting string) []string {
 	return urls
 }
 
-// judge turns the probe's report into checks against the configuration.
-// The expected offsets at report.Instants are computed here on the host
-// from the very zone data slimage puts into images.
-func judge(c *config.Config, pr *report.Report) ([]Check, error) {
-	var checks []Check
-	t := pr.Time
-	zone := c.TZ
-	if zone != "" {
-		goroot := c.GoEnv.GOROOT
-		if goroot == "" {
-			env, err := gotool.ReadEnv(context.Background())
-			if err != nil {
-				return nil, err
-			}
-			goroot = env.GOROOT
-		}
-		data, err := zoneinfo.Read(goroot, zone)
-		if err != nil {
-			return nil, fmt.Errorf("read SLIMAGE_TZ %w", err)
-		}
-		loc, err := time.LoadLocationFromTZData(zone, data)
-		if err != nil {
-			return nil, fmt.Errorf("read zone %s: %w", zone, err)
-		}
-		tz := Check{Name: "TZ", Expected: zone, Got: t.TZ, Pass: t.TZ == zone}
-		if !t.TZSet {
-			tz.Got = "unset"
-		}
-		if !tz.Pass {
-			tz.Cause = fmt.Sprintf("TZ: the image sets TZ=%q, want %s: add ENV TZ=%s to the image", t.TZ, zone, zone)
-		}
-		local := Check{Name: "time.Local", Expected: zone, Got: t.Local, Pass: t.Local == zone}
-		if !local.Pass {
-			local.Cause = localCause(zone, t.TZSet, t.TZ, t.Local, t.ZoneFile, t.Localtime)
-		}
-		var want, got []string
-		for _, s := range report.Instants {
-			at, _ := time.Parse(time.RFC3339, s)
-			want = append(want, s[:4]+" "+at.In(loc).Format("-07:00"))
-			got = append(got, s[:4]+" "+t.Offsets[s])
-		}
-		offsets := Check{Name: "offsets", Expected: strings.Join(want, ", "), Got: strings.Join(got, ", ")}
-		offsets.Pass = offsets.Expected == offsets.Got
-		if !offsets.Pass {
-			offsets.Cause = fmt.Sprintf("offsets: time.Local does not keep %s's history (a zone with the same offset today, such as Asia/Singapore or a fixed +08, passes a today-only check): put %s's zone file in the image", zone, zone)
-		}
-		lt := Check{Name: "/etc/localtime", Expected: "= /usr/share/zoneinfo/" + zone, Pass: t.LocaltimeSame}
-		switch {
-		case t.LocaltimeSame:
-			lt.Got = "same zone"
-		case !t.Localtime:
-			lt.Got = "missing"
-			lt.Cause = fmt.Sprintf("/etc/localtime: missing: programs that ignore TZ run in UTC: copy %s's zone file to /etc/localtime", zone)
-		case !t.ZoneFile:
-			lt.Got = "present; zoneinfo file missing"
-			lt.Cause = fmt.Sprintf("/etc/localtime: /usr/share/zoneinfo/%s is missing, so the two cannot agree: copy the zone file to both places", zone)
-		default:
-			lt.Got = "another zone"
-			lt.Cause = fmt.Sprintf("/etc/localtime: holds another zone than /usr/share/zoneinfo/%s: copy the same zone file to both places", zone)
-		}
-		checks = append(checks, tz, local, offsets, lt)
+// sortPorts puts TCP ports first, then orders by number.
+func sortPorts(ports []string) {
+	num := func(p string) int {
+		n := 0
+		fmt.Sscanf(p, "%d", &n)
+		return n
 	}
-
-	tr := pr.Trust
-	min := c.VerifyMinRoots
-	custom := c.CABundle != ""
-	if custom && min > 1 {
-		min = 1 // a custom bundle may hold just the company's roots
-	}
-	store := Check{Name: "trust store", Expected: fmt.Sprintf(">= %d roots", min),
-		Got: fmt.Sprintf("%d roots in %s", tr.Roots, orNone(tr.Source)), Pass: tr.Source != "" && tr.Roots >= min}
-	switch {
-	case tr.Source == "":
-		store.Got = "no CA bundle"
-		store.Cause = "trust store: the image has no CA bundle where Go looks (/etc/ssl/certs/ca-certificates.crt, …), so every HTTPS call fails with 'x509: certificate signed by unknown authority': copy a CA bundle into the image"
-	case !store.Pass:
-		store.Cause = fmt.Sprintf("trust store: %s holds %d roots, fewer than %d: use a complete bundle (or lower SLIMAGE_VERIFY_MIN_ROOTS for a deliberate one)", tr.Source, tr.Roots, min)
-	}
-	checks = append(checks, store)
-	if !custom {
-		known := Check{Name: "well-known roots", Expected: fmt.Sprintf("%d of %d valid", len(report.KnownRoots), len(report.KnownRoots)),
-			Got: fmt.Sprintf("%d of %d valid", len(tr.Present), len(report.KnownRoots)), Pass: len(tr.Present) == len(report.KnownRoots)}
-		if !known.Pass {
-			known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", len(report.KnownRoots)-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
+	sort.Slice(ports, func(i, j int) bool {
+		ti, tj := strings.HasSuffix(ports[i], "/tcp"), strings.HasSuffix(ports[j], "/tcp")
+		if ti != tj {
+			return ti
 		}
-		checks = append(checks, known)
-	}
-
-	explicit := strings.TrimSpace(c.VerifyTLS) != ""
-	for _, r := range pr.TLS {
-		ch := Check{Name: "TLS " + r.URL, Expected: "verified response"}
-		switch {
-		case r.Error == "":
-			ch.Got, ch.Pass = fmt.Sprintf("%d, %s, root %s", r.Status, r.Version, rootCN(r.Root)), true
-		case r.Kind == "network" && !explicit:
-			ch.Got, ch.Pass = "live TLS call skipped: network unreachable from the container", true
-		case r.Kind == "certificate":
-			ch.Got = "certificate error"
-			ch.Cause = fmt.Sprintf("TLS %s: certificate: %s: the image's trust store does not validate this server: add its CA with SLIMAGE_EXTRA_CA", r.URL, r.Error)
-		default:
-			ch.Got = "network error"
-			ch.Cause = fmt.Sprintf("TLS %s: network: %s: make it reachable from the container (host networking), or change SLIMAGE_VERIFY_TLS", r.URL, r.Error)
-		}
-		checks = append(checks, ch)
-	}
-	return checks, nil
-}
-
-// localCause explains why Go's time.Local is not the configured zone; the
-// first case is the classic scratch-image pitfall.
-func localCause(zone string, tzSet bool, tz, local string, zoneFile, localtime bool) string {
-	got := local
-	if local == "Local" || local == "UTC" {
-		got = "UTC"
-	}
-	switch {
-	case tzSet && tz == zone && !zoneFile:
-		return fmt.Sprintf("time.Local: time.Local is %s, want %s: TZ is set, so Go ignores /etc/localtime, and /usr/share/zoneinfo/%s is missing from the image", got, zone, zone)
-	case !tzSet && !localtime:
-		return fmt.Sprintf("time.Local: time.Local is %s, want %s: neither TZ nor /etc/localtime is set in the image: add ENV TZ=%s and the zone file", got, zone, zone)
-	case !tzSet:
-		return fmt.Sprintf("time.Local: time.Local is %s, want %s: TZ is unset, so Go reads /etc/localtime, which is another zone: set ENV TZ=%s", got, zone, zone)
-	}
-	return fmt.Sprintf("time.Local: time.Local is %s, want %s: the image's TZ is %q: set ENV TZ=%s and copy its zone file", got, zone, tz, zone)
-}
-
-// cannotRun reports whether the kernel refused the image's binary: a
-// foreign architecture without QEMU's binfmt handler.
-func cannotRun(ctr *testcontainers.DockerContainer) bool {
-	return strings.Contains(logs(ctr), "exec format error")
-}
-
-func unrunnableCause(p config.Platform) string {
-	return fmt.Sprintf("start: %s binaries cannot run on this Docker host (exec format error), so nothing of this platform was verified: register QEMU user emulation for it (Debian: apt-get install qemu-user-static binfmt-support), or verify on a %s machine", p, p)
-}
-
-func rootCN(subject string) string {
-	for _, part := range strings.Split(subject, ",") {
-		if cn, ok := strings.CutPrefix(part, "CN="); ok {
-			return cn
-		}
-	}
-	return subject
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
+		return num(ports[i]) < num(ports[j])
+	})
 }
 
 func printReport(out io.Writer, rep *Report, path string) {
@@ -440,106 +315,4 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return atomicfile.Write(path, append(data, '\n'), 0o644)
-}
-
-// runContainer starts ref through testcontainers-go, labelled with the
-// session. testcontainers can panic where it finds no Docker host; that is
-// turned into an error.
-func runContainer(ctx context.Context, ref string, s session, opts ...testcontainers.ContainerCustomizer) (ctr *testcontainers.DockerContainer, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("testcontainers: %v", r)
-		}
-	}()
-	opts = append(opts, testcontainers.WithLabels(map[string]string{SessionLabel: s.id}), testcontainers.WithLogger(s.logger))
-	ctr, err = testcontainers.Run(ctx, ref, opts...)
-	if err != nil && strings.Contains(err.Error(), "reaper") {
-		err = fmt.Errorf("%w: testcontainers' reaper (Ryuk) could not start; slimage removes its own containers, so set TESTCONTAINERS_RYUK_DISABLED=true", err)
-	}
-	return ctr, err
-}
-
-func terminate(ctr *testcontainers.DockerContainer) {
-	_ = testcontainers.TerminateContainer(ctr)
-}
-
-// sweep removes every container of the session that is still there.
-func sweep(cli *client.Client, session string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", SessionLabel+"="+session)})
-	if err != nil {
-		return
-	}
-	for _, c := range res.Items {
-		_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	}
-}
-
-// session is one verify run: its label value and where testcontainers logs.
-type session struct {
-	id     string
-	logger tclog.Logger
-}
-
-func newSession() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func firstPort(exposed map[string]struct{}) string {
-	var ports []string
-	for p := range exposed {
-		ports = append(ports, p)
-	}
-	sort.Slice(ports, func(i, j int) bool { // tcp first, then by number
-		ti, tj := strings.HasSuffix(ports[i], "/tcp"), strings.HasSuffix(ports[j], "/tcp")
-		if ti != tj {
-			return ti
-		}
-		return ports[i] < ports[j]
-	})
-	if len(ports) == 0 {
-		return ""
-	}
-	return ports[0]
-}
-
-func exitAndLogs(ctr *testcontainers.DockerContainer) (int, string) {
-	st, err := ctr.State(context.Background())
-	if err != nil {
-		return -1, daemon.FirstLine(err)
-	}
-	return st.ExitCode, logs(ctr)
-}
-
-func logs(ctr *testcontainers.DockerContainer) string {
-	rc, err := ctr.Logs(context.Background())
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	var b bytes.Buffer
-	_, _ = io.Copy(&b, io.LimitReader(rc, 1<<20))
-	return b.String()
-}
-
-// logTail is the service's last few log lines, on one line.
-func logTail(ctr *testcontainers.DockerContainer) string {
-	lines := strings.Split(strings.TrimSpace(logs(ctr)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

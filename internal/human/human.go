@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Size is n bytes in B, KiB or MiB.
@@ -38,4 +39,12 @@ func Plural(n int) string {
 		return ""
 	}
 	return "s"
+}
+
+// Duration rounds d for people: 1.53s, 120ms.
+func Duration(d time.Duration) string {
+	if d >= time.Second {
+		return d.Round(10 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }

@@ -110,3 +110,17 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// Names lists every zone in the Go toolchain's zoneinfo.zip, sorted.
+func Names(goroot string) ([]string, error) {
+	names, err := zoneNames(goroot)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(names))
+	for n := range names {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return nil
 	case step == "verify-image" && len(args) == 2:
-		_, err := verify.Verify(ctx, c, args[1], progress, os.Stdout)
+		_, err := verify.External(ctx, c, args[1], progress, os.Stdout)
 		return err
 	}
 	return fmt.Errorf("slimage-engine: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", args)

@@ -5,9 +5,15 @@
 // the container; it uses the standard library only, so that build needs
 // nothing but the Go toolchain. Its JSON is report.Report.
 //
-//	slimage-probe report [-tls url,url]   print a report.Report
+//	slimage-probe report [-tls url,url] [-zones a,b]   print a report.Report
 //	slimage-probe wait -port 8080/tcp [-path /healthz] [-timeout 20s]
 //	                                      wait until the service answers
+//	slimage-probe listeners -ports 8080/tcp,53/udp
+//	                                      print the []report.Listener of this
+//	                                      network namespace on those ports
+//	slimage-probe reach -addrs 172.17.0.2:8080 [-timeout 2s]
+//	                                      print []report.Reach: can this
+//	                                      container connect to each address
 package main
 
 import (
@@ -16,6 +22,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -25,6 +32,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,8 +48,12 @@ func main() {
 	case "report":
 		fs := flag.NewFlagSet("report", flag.ExitOnError)
 		urls := fs.String("tls", "", "comma list of https:// URLs to GET")
+		zones := fs.String("zones", "", "comma list of zones that must load")
 		fs.Parse(os.Args[2:])
-		r := report.Report{Time: probeTime(), Trust: probeTrust()}
+		r := report.Report{Time: probeTime(), Trust: probeTrust(), User: probeUser()}
+		for _, z := range list(*zones) {
+			r.Zones = append(r.Zones, probeZone(z))
+		}
 		for _, u := range strings.Split(*urls, ",") {
 			if u = strings.TrimSpace(u); u != "" {
 				r.TLS = append(r.TLS, probeTLS(u))
@@ -58,7 +70,20 @@ func main() {
 			fmt.Println(err)
 			os.Exit(1)
 		}
-		fmt.Println("ready")
+		// When it answered, on the clock the host shares: the settle time
+		// counts from here, not from when the host saw the probe exit.
+		fmt.Println("ready " + time.Now().UTC().Format(time.RFC3339Nano))
+	case "listeners":
+		fs := flag.NewFlagSet("listeners", flag.ExitOnError)
+		ports := fs.String("ports", "", "comma list of port/proto")
+		fs.Parse(os.Args[2:])
+		json.NewEncoder(os.Stdout).Encode(listeners(list(*ports)))
+	case "reach":
+		fs := flag.NewFlagSet("reach", flag.ExitOnError)
+		addrs := fs.String("addrs", "", "comma list of host:port to connect to")
+		timeout := fs.Duration("timeout", 2*time.Second, "how long to keep trying each")
+		fs.Parse(os.Args[2:])
+		json.NewEncoder(os.Stdout).Encode(reach(list(*addrs), *timeout))
 	default:
 		fmt.Fprintf(os.Stderr, "slimage-probe: unknown mode %q\n", os.Args[1])
 		os.Exit(2)
@@ -208,4 +233,121 @@ func getOK(ctx context.Context, url string) error {
 		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return nil
+}
+
+func list(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func probeZone(name string) report.Zone {
+	z := report.Zone{Name: name}
+	if _, err := time.LoadLocation(name); err != nil {
+		z.Error = err.Error()
+	}
+	return z
+}
+
+// probeUser creates (and removes) a file where os.CreateTemp puts them, as
+// the service would.
+func probeUser() report.User {
+	u := report.User{UID: os.Getuid(), GID: os.Getgid(), TempDir: os.TempDir()}
+	f, err := os.CreateTemp("", "slimage-probe-*")
+	if err != nil {
+		u.TempError = err.Error()
+		return u
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return u
+}
+
+// listeners reads the sockets of this network namespace from /proc/net,
+// which the kernel fills for the namespace of the reader: run in the
+// service's, it shows what the service has bound.
+func listeners(ports []string) []report.Listener {
+	var out []report.Listener
+	for _, port := range ports {
+		num, proto, _ := strings.Cut(port, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		l := report.Listener{Port: port, Addrs: []string{}}
+		want, err := strconv.ParseUint(num, 10, 16)
+		if err == nil {
+			for _, file := range []string{proto, proto + "6"} {
+				l.Addrs = append(l.Addrs, boundOn("/proc/net/"+file, uint16(want), proto == "tcp")...)
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// boundOn lists the local addresses of the sockets in a /proc/net table
+// bound to port: for TCP only those listening (state 0A).
+func boundOn(table string, port uint16, listening bool) []string {
+	data, err := os.ReadFile(table)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || (listening && f[3] != "0A") {
+			continue
+		}
+		hexAddr, hexPort, ok := strings.Cut(f[1], ":")
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if !ok || err != nil || uint16(p) != port {
+			continue
+		}
+		if ip := procIP(hexAddr); ip != nil {
+			out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(int(port))))
+		}
+	}
+	return out
+}
+
+// procIP decodes /proc/net's address: each 32-bit word of it printed as a
+// number, read from memory in the machine's byte order; the memory's bytes
+// are the address in network order.
+func procIP(h string) net.IP {
+	b, err := hex.DecodeString(h)
+	if err != nil || (len(b) != 4 && len(b) != 16) {
+		return nil
+	}
+	for i := 0; i < len(b); i += 4 {
+		binary.NativeEndian.PutUint32(b[i:], binary.BigEndian.Uint32(b[i:]))
+	}
+	return net.IP(b)
+}
+
+// reach connects to each address from this container, retrying until
+// timeout, as another container or a load balancer would.
+func reach(addrs []string, timeout time.Duration) []report.Reach {
+	out := make([]report.Reach, len(addrs))
+	deadline := time.Now().Add(timeout)
+	for i, a := range addrs {
+		out[i].Addr = a
+		for {
+			conn, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				conn.Close()
+				out[i].Error = ""
+				break
+			}
+			out[i].Error = err.Error()
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return out
 }

@@ -4,11 +4,53 @@
 // standard library only, as the probe must.
 package report
 
+// Check is one row of verify's table, judged from what the probe and the
+// container engine saw. A failed check carries its cause and the fix in
+// one line.
+type Check struct {
+	Name     string `json:"name"`
+	Expected string `json:"expected"`
+	Got      string `json:"got"`
+	Pass     bool   `json:"pass"`
+	Cause    string `json:"cause,omitempty"`
+}
+
 // Report is the probe's JSON, printed by `slimage-probe report`.
 type Report struct {
-	Time  Time  `json:"time"`
-	Trust Trust `json:"trust"`
-	TLS   []TLS `json:"tls"`
+	Time  Time   `json:"time"`
+	Zones []Zone `json:"zones,omitempty"`
+	Trust Trust  `json:"trust"`
+	TLS   []TLS  `json:"tls"`
+	User  User   `json:"user"`
+}
+
+// Zone is whether a Go program in the image can load a zone by name.
+type Zone struct {
+	Name  string `json:"name"`
+	Error string `json:"error,omitempty"` // "" when it loads
+}
+
+// User is who the program runs as, and whether it can write where Go puts
+// temporary files.
+type User struct {
+	UID       int    `json:"uid"`
+	GID       int    `json:"gid"`
+	TempDir   string `json:"temp_dir"`
+	TempError string `json:"temp_error,omitempty"` // "" when a file could be created there
+}
+
+// Listener is what the service's network namespace has bound on one of
+// its exposed ports, printed by `slimage-probe listeners`.
+type Listener struct {
+	Port  string   `json:"port"`  // as exposed: 8080/tcp
+	Addrs []string `json:"addrs"` // local addresses: 127.0.0.1:8080, [::]:8080
+}
+
+// Reach is one connection attempt from another container to the
+// service's address, printed by `slimage-probe reach`.
+type Reach struct {
+	Addr  string `json:"addr"`
+	Error string `json:"error,omitempty"` // "" when it connected
 }
 
 // Time is what a Go program in the image sees of its time zone.

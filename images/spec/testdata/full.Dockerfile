@@ -7,6 +7,7 @@ FROM scratch
 # (mode 1777), the CA bundle at /etc/ssl/certs/ca-certificates.crt, and the
 # Europe/Berlin zone at /usr/share/zoneinfo/Europe/Berlin (where Go looks when TZ is set)
 # and at /etc/localtime (where everything else looks).
+# More zones the service loads, under /usr/share/zoneinfo: America/New_York, Asia/Tokyo.
 COPY rootfs/ /
 ENV TZ=Europe/Berlin
 

@@ -1,0 +1,117 @@
+package verify
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/moby/moby/client"
+
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/daemon"
+)
+
+// binary proves the entrypoint inside the image is an executable for the
+// image's platform. On this host a binary of the host's architecture runs
+// natively whatever the image's config says, so start alone would pass an
+// amd64 binary in an image labelled arm64 that dies with "exec format
+// error" on an arm64 node. A dynamic binary must find its loader in the
+// image (a scratch image has none).
+func (r *run) binary(ctx context.Context) Check {
+	want := r.p.OS + "/" + r.p.Arch
+	ch := Check{Name: "binary", Expected: "executable for " + want}
+	file, err := r.entrypointPath()
+	if err != nil {
+		ch.Got, ch.Cause = "none", "binary: "+err.Error()
+		return ch
+	}
+	data, err := r.readFile(ctx, file)
+	if err != nil {
+		ch.Got, ch.Cause = "unreadable", fmt.Sprintf("binary: read %s from the image: %v: make the entrypoint a file in the image", file, err)
+		return ch
+	}
+	facts, err := gobuild.ReadBinaryFacts(bytes.NewReader(data))
+	if err != nil {
+		ch.Got, ch.Cause = "not an executable", fmt.Sprintf("binary: %s %v: make the entrypoint the service's binary", file, err)
+		return ch
+	}
+	ch.Got = facts.String()
+	if facts.OS+"/"+facts.Arch != want {
+		ch.Cause = fmt.Sprintf("binary: %s is a %s executable but the image says %s: on a %s node it fails with 'exec format error': build it with GOOS=%s GOARCH=%s (slimage's build does, per platform)", file, facts.OS+"/"+facts.Arch, want, want, r.p.OS, r.p.Arch)
+		return ch
+	}
+	if facts.Interp != "" {
+		if _, err := r.cli.ContainerStatPath(ctx, r.app.GetContainerID(), client.ContainerStatPathOptions{Path: facts.Interp}); err != nil {
+			ch.Cause = fmt.Sprintf("binary: %s is dynamically linked and needs %s, which the image lacks: it fails with 'no such file or directory': build with CGO_ENABLED=0 for a static binary", file, facts.Interp)
+			return ch
+		}
+	}
+	ch.Pass = true
+	return ch
+}
+
+// entrypointPath is the file the container runtime executes: the first
+// word of the entrypoint (or of the command), found the way exec finds it.
+func (r *run) entrypointPath() (string, error) {
+	argv := append(append([]string{}, r.image.Entrypoint...), r.image.Cmd...)
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("the image has neither an entrypoint nor a command: set ENTRYPOINT")
+	}
+	name := argv[0]
+	switch {
+	case path.IsAbs(name):
+		return name, nil
+	case strings.Contains(name, "/"):
+		return path.Join("/", r.image.WorkDir, name), nil
+	}
+	dirs := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range r.image.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			dirs = v
+		}
+	}
+	for _, d := range strings.Split(dirs, ":") {
+		if d == "" {
+			continue
+		}
+		p := path.Join(d, name)
+		if _, err := r.cli.ContainerStatPath(context.Background(), r.app.GetContainerID(), client.ContainerStatPathOptions{Path: p}); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("the entrypoint %q is not found on the image's PATH (%s): give its absolute path", name, dirs)
+}
+
+// readFile copies one file out of the service's container, following
+// symbolic links as exec would.
+func (r *run) readFile(ctx context.Context, file string) ([]byte, error) {
+	for hops := 0; hops < 16; hops++ {
+		res, err := r.cli.CopyFromContainer(ctx, r.app.GetContainerID(), client.CopyFromContainerOptions{SourcePath: file})
+		if err != nil {
+			return nil, fmt.Errorf("%s", daemon.FirstLine(err))
+		}
+		tr := tar.NewReader(res.Content)
+		hdr, err := tr.Next()
+		if err != nil {
+			res.Content.Close()
+			return nil, err
+		}
+		if hdr.Typeflag == tar.TypeSymlink {
+			res.Content.Close()
+			if path.IsAbs(hdr.Linkname) {
+				file = hdr.Linkname
+			} else {
+				file = path.Join(path.Dir(file), hdr.Linkname)
+			}
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, 1<<30))
+		res.Content.Close()
+		return data, err
+	}
+	return nil, fmt.Errorf("too many symbolic links")
+}

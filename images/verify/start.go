@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/daemon"
+)
+
+// start runs the image as built (its entrypoint, its user) and keeps it
+// running in r.app for the other checks. With an exposed port, a probe that
+// shares the service's network namespace waits until the first one answers
+// (and SLIMAGE_VERIFY_HEALTH returns 2xx); without one, the service must
+// stay up for the grace period or exit 0 (a job). r.readyAt is when it
+// answered.
+func (r *run) start(ctx context.Context) Check {
+	c := r.c
+	ch := Check{Name: "start"}
+	app, err := r.s.run(ctx, r.ref)
+	r.app = app
+	if err != nil {
+		ch.Expected, ch.Got = "starts", "did not start"
+		ch.Cause = "start: " + daemon.FirstLine(err)
+		return ch
+	}
+	port := ""
+	if len(r.image.Ports) > 0 {
+		port = r.image.Ports[0]
+	}
+	if port == "" {
+		ch.Expected = fmt.Sprintf("up for %s, or exits 0", c.VerifyGrace)
+		select {
+		case <-ctx.Done():
+			ch.Got, ch.Cause = "cancelled", "start: cancelled"
+			return ch
+		case <-time.After(c.VerifyGrace):
+		}
+		r.readyAt = time.Now().Add(-c.VerifySettle) // the grace was its settle time
+		st, err := app.State(context.WithoutCancel(ctx))
+		switch {
+		case err != nil:
+			ch.Got, ch.Cause = "unknown", "start: "+daemon.FirstLine(err)
+		case st.Running || st.ExitCode == 0:
+			ch.Got, ch.Pass = "up", true
+			if !st.Running {
+				ch.Got = "exited 0"
+			}
+		case cannotRun(app):
+			ch.Got, ch.Cause = "cannot run here", unrunnableCause(r.p)
+		default:
+			ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
+			ch.Cause = fmt.Sprintf("start: the service exited with code %d; its last log lines: %s", st.ExitCode, logTail(app))
+		}
+		return ch
+	}
+	ch.Expected = "answers on " + port
+	if c.VerifyHealth != "" {
+		ch.Expected += ", GET " + c.VerifyHealth + " 2xx"
+	}
+	args := []string{"wait", "-port", port, "-timeout", c.VerifyTimeout.String()}
+	if c.VerifyHealth != "" {
+		args = append(args, "-path", c.VerifyHealth)
+	}
+	exit, said, err := r.execProbe(ctx, "container:"+app.GetContainerID(), c.VerifyTimeout+30*time.Second, args...)
+	r.readyAt = time.Now()
+	if at, ok := strings.CutPrefix(lastLine(said), "ready "); ok {
+		if t, perr := time.Parse(time.RFC3339Nano, at); perr == nil && t.Before(r.readyAt) {
+			r.readyAt = t
+		}
+	}
+	if exit == 0 {
+		ch.Got, ch.Pass = "ready", true
+		return ch
+	}
+	// The service's own state explains most failures: it exited.
+	if st, serr := app.State(context.WithoutCancel(ctx)); serr == nil && !st.Running {
+		ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
+		ch.Cause = fmt.Sprintf("start: the service exited with code %d before answering on %s; its last log lines: %s", st.ExitCode, port, logTail(app))
+		if cannotRun(app) {
+			ch.Got, ch.Cause = "cannot run here", unrunnableCause(r.p)
+		}
+		return ch
+	}
+	if err != nil {
+		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+daemon.FirstLine(err)
+		return ch
+	}
+	ch.Got = "no answer"
+	ch.Cause = fmt.Sprintf("start: %s: check that the service listens on %s or raise SLIMAGE_VERIFY_TIMEOUT; its last log lines: %s", strings.TrimSpace(said), port, logTail(app))
+	return ch
+}
+
+// cannotRun reports whether the kernel refused the image's binary: a
+// foreign architecture without QEMU's binfmt handler.
+func cannotRun(ctr *testcontainers.DockerContainer) bool {
+	return strings.Contains(logs(ctr), "exec format error")
+}
+
+func unrunnableCause(p config.Platform) string {
+	return fmt.Sprintf("start: %s binaries cannot run on this Docker host (exec format error), so nothing of this platform was verified: register QEMU user emulation for it (Debian: apt-get install qemu-user-static binfmt-support), or verify on a %s machine", p, p)
+}
