@@ -18,15 +18,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/go-archive"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images/build"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
@@ -102,56 +105,128 @@ func TestVerifyTLSHandshake(t *testing.T) {
 	}
 }
 
+// brokenImage builds an image from one of the Dockerfiles under
+// testdata/broken (or another path under testdata) over the sample's
+// staged context, with the fixture service's binary beside the sample's,
+// for platform ("" for the host's), tagged c.Image.
+func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile, platform string) {
+	t.Helper()
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := stage.Write(context.Background(), c, c.Platforms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(filepath.Join("testdata", "fixture"))
+	fixture := &config.Config{Dir: abs, Main: ".", Binary: "fixture", Dist: t.TempDir()}
+	a, err := gobuild.BuildPlatform(context.Background(), fixture, c.Platforms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(a.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(sc.Dir, "bin", "fixture"), data, 0o755)
+	df, err := os.ReadFile(filepath.Join("testdata", dockerfile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(sc.Dockerfile, df, 0o644)
+	tarball, err := archive.TarWithOptions(sc.Dir, &archive.TarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tarball.Close()
+	opts := client.ImageBuildOptions{Tags: []string{c.Image}, Dockerfile: "Dockerfile", Remove: true, ForceRemove: true}
+	if os, arch, ok := strings.Cut(platform, "/"); ok {
+		// The builder's cache holds the host's platform for the same steps.
+		opts.Platforms, opts.NoCache = []ocispec.Platform{{OS: os, Architecture: arch}}, true
+	}
+	res, err := cli.ImageBuild(context.Background(), tarball, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, io.Discard, 0, false, nil); err != nil {
+		t.Fatalf("build %s: %v", dockerfile, err)
+	}
+}
+
 // Broken images, each built from a small Dockerfile under testdata/broken
-// over the sample's staged context, and each rejected with its cause.
+// over the sample's staged context, and each rejected by exactly the check
+// meant for it, with its cause; a correct service passes every check.
 func TestVerifyRejectsBrokenImages(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
 	dir := testkit.CopySample(t, "hello")
 	tests := []struct {
 		dockerfile string
-		zone       string // staged zone, when not Asia/Shanghai
-		failed     string // the check that must fail
+		platform   string               // the image's, when not the host's
+		zone       string               // staged zone, when not Asia/Shanghai
+		set        func(*config.Config) // what verify is told
+		failed     string               // the check that must fail ("" for none)
+		alsoFail   []string             // other checks the image rightly fails
 		cause      []string
 	}{
-		{"no-ca-bundle", "", "trust store", []string{"no CA bundle", "x509: certificate signed by unknown authority"}},
-		{"tz-localtime-only", "", "time.Local", []string{"time.Local is UTC, want Asia/Shanghai: TZ is set, so Go ignores /etc/localtime, and /usr/share/zoneinfo/Asia/Shanghai is missing from the image"}},
-		{"no-tz-no-localtime", "", "time.Local", []string{"time.Local is UTC", "neither TZ nor /etc/localtime"}},
-		{"same-offset-zone", "Asia/Singapore", "offsets", []string{"does not keep Asia/Shanghai's history", "Asia/Singapore"}},
-		{"exits-at-start", "", "start", []string{"exited with code 1", "invalid port"}},
-		{"never-listens", "", "start", []string{"did not become ready", "8080/tcp"}},
+		// The image fixtures of the trust store and the zone also lack /tmp,
+		// which a non-root service cannot do without either.
+		{"broken/no-ca-bundle.Dockerfile", "", "", nil, "trust store", []string{"well-known roots", "temp dir"}, []string{"no CA bundle", "x509: certificate signed by unknown authority"}},
+		{"broken/tz-localtime-only.Dockerfile", "", "", nil, "time.Local", []string{"offsets", "/etc/localtime", "temp dir"}, []string{"time.Local is UTC, want Asia/Shanghai: TZ is set, so Go ignores /etc/localtime, and /usr/share/zoneinfo/Asia/Shanghai is missing from the image"}},
+		{"broken/no-tz-no-localtime.Dockerfile", "", "", nil, "time.Local", []string{"TZ", "offsets", "/etc/localtime", "temp dir"}, []string{"time.Local is UTC", "neither TZ nor /etc/localtime"}},
+		{"broken/same-offset-zone.Dockerfile", "", "Asia/Singapore", nil, "offsets", []string{"temp dir"}, []string{"does not keep Asia/Shanghai's history", "Asia/Singapore"}},
+		{"broken/exits-at-start.Dockerfile", "", "", nil, "start", nil, []string{"exited with code 1", "invalid port"}},
+		{"broken/never-listens.Dockerfile", "", "", nil, "start", nil, []string{"did not become ready", "8080/tcp"}},
+		{"broken/loopback-only.Dockerfile", "", "", nil, "reachable 8080/tcp", nil, []string{"listens on 127.0.0.1:8080 only", "listen on :8080"}},
+		{"broken/exits-after-ready.Dockerfile", "", "", nil, "stays up", nil, []string{"exited with code 1", "after it answered", "exiting as told"}},
+		{"broken/ignores-sigterm.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 2 * time.Second }, "stops", nil, []string{"did not exit within 2s of SIGTERM", "handle SIGTERM"}},
+		{"broken/wrong-arch.Dockerfile", "linux/arm64", "", nil, "binary", nil, []string{"/app/fixture is a linux/amd64 executable but the image says linux/arm64", "exec format error", "GOARCH=arm64"}},
+		{"broken/runs-as-root.Dockerfile", "", "", nil, "user", nil, []string{"runs as root (uid 0)", "USER 65532:65532"}},
+		{"broken/no-writable-tmp.Dockerfile", "", "", nil, "temp dir", nil, []string{"os.TempDir() (/tmp) is not writable by uid 65532", "mode 1777"}},
+		{"fixture/Dockerfile", "", "", func(c *config.Config) { c.Zones = []string{"Europe/Berlin", "America/New_York"} }, "zones", nil, []string{"time.LoadLocation fails in the image for Europe/Berlin, America/New_York", "SLIMAGE_ZONES"}},
+		{"fixture/Dockerfile", "", "", nil, "", nil, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.dockerfile, func(t *testing.T) {
+		name := strings.TrimSuffix(filepath.Base(tt.dockerfile), ".Dockerfile")
+		if tt.failed == "zones" {
+			name = "zone-missing"
+		} else if name == "Dockerfile" {
+			name = "correct-service"
+		}
+		t.Run(name, func(t *testing.T) {
+			if tt.platform == "linux/arm64" {
+				needEmulation(t)
+			}
 			c := sampleConfig(t, cli, dir, func(c *config.Config) {
-				c.VerifyTLS, c.VerifyTimeout = "off", 3*time.Second
+				c.VerifyTLS, c.VerifyTimeout, c.VerifyHealth = "off", 3*time.Second, "/healthz"
 				if tt.zone != "" {
 					c.TZ = tt.zone
 				}
 			})
-			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
-				t.Fatal(err)
-			}
-			sc, err := stage.Write(context.Background(), c, c.Platforms[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			df, err := os.ReadFile(filepath.Join("testdata", "broken", tt.dockerfile+".Dockerfile"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			os.WriteFile(sc.Dockerfile, df, 0o644)
-			sc.Digest = tt.dockerfile
-			if _, err := build.BuildWithDocker(context.Background(), cli, sc, c.Platforms[0], c.Image, io.Discard); err != nil {
-				t.Fatal(err)
-			}
+			brokenImage(t, cli, c, tt.dockerfile, tt.platform)
 			c.TZ = "Asia/Shanghai" // what verify expects, whatever was staged
+			if tt.set != nil {
+				tt.set(c)
+			}
 			rep, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard)
+			if tt.failed == "" {
+				if err != nil {
+					t.Fatalf("a correct service failed verify: %v\n%+v", err, rep)
+				}
+				return
+			}
 			testkit.ErrorMentions(t, err, "verify "+c.Image, "checks failed")
+			if rep == nil {
+				t.Fatal("no report")
+			}
 			var failed *verify.Check
-			for i := range rep.Checks {
-				if rep.Checks[i].Name == tt.failed {
+			for i, ch := range rep.Checks {
+				switch {
+				case ch.Name == tt.failed:
 					failed = &rep.Checks[i]
+				case !ch.Pass && !slices.Contains(tt.alsoFail, ch.Name):
+					t.Errorf("check %q failed too: %s", ch.Name, ch.Cause)
 				}
 			}
 			if failed == nil || failed.Pass {
@@ -162,6 +237,26 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 					t.Errorf("cause %q does not mention %q", failed.Cause, w)
 				}
 			}
+		})
+	}
+}
+
+// Verify proves that the zones SLIMAGE_ZONES lists load in the image it
+// built: a list of zones, and all of them.
+func TestVerifyZones(t *testing.T) {
+	cli := docker(t)
+	for _, zones := range [][]string{{"Europe/Berlin", "America/New_York"}, {"all"}} {
+		t.Run(strings.Join(zones, ","), func(t *testing.T) {
+			_, rep, err := verifySample(t, cli, func(c *config.Config) { c.Zones = zones })
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range rep.Checks {
+				if ch.Name == "zones" {
+					return
+				}
+			}
+			t.Errorf("no zones check: %+v", rep.Checks)
 		})
 	}
 }
