@@ -182,6 +182,12 @@ func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile,
 func TestVerifyRejectsBrokenImages(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
+	// After every subtest, on pass, fail and timeout alike.
+	t.Cleanup(func() {
+		if n := sessionContainers(t, cli); n != 0 {
+			t.Errorf("%d verify containers left", n)
+		}
+	})
 	tests := []struct {
 		dockerfile string
 		platform   string               // the image's, when not the host's
@@ -260,6 +266,30 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An image built elsewhere has its user reported, and judged only when
+// SLIMAGE_VERIFY_NONROOT asks for it.
+func TestVerifyImageNonroot(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.VerifyTLS, c.VerifyHealth = "off", "/healthz"
+	})
+	brokenImage(t, cli, c, "broken/runs-as-root.Dockerfile", "")
+	rep, err := verify.External(context.Background(), c, c.Image, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatalf("verifyImage failed a root image without SLIMAGE_VERIFY_NONROOT: %v", err)
+	}
+	if u := findCheck(rep, "user"); !u.Pass || u.Got != "uid 0, gid 0" {
+		t.Errorf("user check: %+v", u)
+	}
+	c.VerifyNonroot = true
+	rep, err = verify.External(context.Background(), c, c.Image, io.Discard, io.Discard)
+	testkit.ErrorMentions(t, err, "1 of", "checks failed")
+	if u := findCheck(rep, "user"); u.Pass || !strings.Contains(u.Cause, "runs as root") {
+		t.Errorf("user check with SLIMAGE_VERIFY_NONROOT: %+v", u)
 	}
 }
 

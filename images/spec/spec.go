@@ -17,20 +17,20 @@ import (
 // Spec is what the Dockerfile says, as a plain value: rendering it needs no
 // environment, no files and no Docker.
 type Spec struct {
-	Binary  string   // file name of the executable
-	Title   string   // what the image is, for the header comment
-	Version string   // for the header comment
-	Zone    string   // IANA zone baked in and set as TZ; "" for none
+	Binary  string // file name of the executable
+	Title   string // what the image is, for the header comment
+	Version string // for the header comment
+	Zone    string // IANA zone baked in and set as TZ; "" for none
 	// Zones are more zones the service loads, under /usr/share/zoneinfo;
 	// AllZones puts the Go toolchain's zoneinfo.zip at ZoneInfoZip instead
 	// and points ZONEINFO at it.
 	Zones    []string
 	AllZones bool
-	User    string   // uid:gid the service runs as
-	Ports   []string // EXPOSE, e.g. "8080/tcp"
-	Args    []string // CMD: default arguments after the entrypoint
-	Files   []string // run-time files staged under files/, as "src -> dst" for the comment
-	Labels  map[string]string
+	User     string   // uid:gid the service runs as
+	Ports    []string // EXPOSE, e.g. "8080/tcp"
+	Args     []string // CMD: default arguments after the entrypoint
+	Files    []string // run-time files staged under files/, as "src -> dst" for the comment
+	Labels   map[string]string
 }
 
 // ZoneInfoZip is where SLIMAGE_ZONES=all puts the toolchain's zoneinfo.zip:
