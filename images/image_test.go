@@ -187,7 +187,34 @@ func TestSourceChangeRebuildsOnlyTheBinaryLayer(t *testing.T) {
 		t.Errorf("a no-op rebuild gave %+v, want the unchanged image %s", again, firstBuild.ID)
 	}
 	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nvar _ = \"one more line\"\n\nfunc init() { println(\"changed\") }\n"})
-	second := layers(t, cli, buildSample(t, c).Ref)
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	b, err := build.Build(context.Background(), c, &progress, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Docker's builder ran every step from its cache but the binary's COPY,
+	// the last: no step created a container for a config change.
+	steps := regexp.MustCompile(`(?m)^Step \d+/\d+ : .*$`).FindAllStringIndex(progress.String(), -1)
+	for i, at := range steps {
+		end := len(progress.String())
+		if i+1 < len(steps) {
+			end = steps[i+1][0]
+		}
+		step, rest := progress.String()[at[0]:at[1]], progress.String()[at[1]:end]
+		cached := strings.Contains(rest, "Using cache") || strings.Contains(step, ": FROM ")
+		if last := i == len(steps)-1; last && (cached || !strings.HasPrefix(step[strings.Index(step, ": ")+2:], "COPY bin/")) {
+			t.Errorf("the last step %q (cached %v) is not the binary's COPY, rebuilt", step, cached)
+		} else if !last && !cached {
+			t.Errorf("%q ran again after a code change:\n%s", step, rest)
+		}
+	}
+	if len(steps) < 5 {
+		t.Errorf("the build printed %d steps:\n%s", len(steps), progress.String())
+	}
+	second := layers(t, cli, b[0].Ref)
 	if len(first) != len(second) || len(first) < 2 {
 		t.Fatalf("layer counts differ: %d vs %d", len(first), len(second))
 	}
@@ -366,7 +393,9 @@ func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 	if len(manifest) != 1 {
 		t.Fatalf("docker save: %d manifests", len(manifest))
 	}
-	var files []string
+	// The filesystem the layers make together: a later layer's entry for a
+	// path (a folder both hold) replaces an earlier one's.
+	entries := map[string]string{}
 	for _, l := range manifest[0].Layers {
 		lt := tar.NewReader(bytes.NewReader(blobs[l]))
 		for {
@@ -377,8 +406,12 @@ func imageFiles(t *testing.T, cli *client.Client, ref string) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			files = append(files, fmt.Sprintf("%s %s %d:%d", h.Name, h.FileInfo().Mode(), h.Uid, h.Gid))
+			entries[h.Name] = fmt.Sprintf("%s %s %d:%d", h.Name, h.FileInfo().Mode(), h.Uid, h.Gid)
 		}
+	}
+	var files []string
+	for _, f := range entries {
+		files = append(files, f)
 	}
 	sort.Strings(files)
 	return files

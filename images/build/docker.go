@@ -18,6 +18,7 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
 )
 
@@ -30,10 +31,24 @@ type Built struct {
 	Unchanged bool  // ref already was this context's image: nothing was built
 }
 
-// ContextLabel carries the staged context's digest on the image. It is set
-// by the build call, not written in the Dockerfile, so the Dockerfile stays
-// the same for a given spec and a user's own build of it is unaffected.
+// ContextLabel names the staged context's digest where slimage keeps it
+// beside an image (an OCI layout's index annotation), never in the image:
+// a build label would be a build step after the binary's, re-run on every
+// code change (Docker's legacy builder turns each --label into a LABEL
+// step at the end).
 const ContextLabel = "com.github.slimage.context"
+
+// builtRecord is what the Docker path remembers of its last build, beside
+// the staged context: the image built from a context digest. While the tag
+// still names that image, the next build with the same digest sends
+// nothing.
+type builtRecord struct {
+	Ref, Platform, Digest, ID string
+}
+
+func builtRecordPath(sc *stage.Context) string {
+	return filepath.Join(filepath.Dir(sc.Dir), "."+filepath.Base(sc.Dir)+".built.json")
+}
 
 // BuildWithDocker builds the staged context and tags it ref. Only the staged
 // folder is sent as the build context. The builder's output goes to progress
@@ -41,14 +56,18 @@ const ContextLabel = "com.github.slimage.context"
 // build succeeds, so a failed build never leaves ref pointing at a broken
 // image.
 //
-// When ref already names an image built from a context with the same
-// digest, nothing is sent: a no-op image step costs one inspect.
+// When ref still names the image slimage built from a context with the
+// same digest, nothing is sent: a no-op image step costs one inspect.
 func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context, p config.Platform, ref string, progress io.Writer) (Built, error) {
 	want := p.OS + "/" + p.Arch
-	if prev, err := cli.ImageInspect(ctx, ref); err == nil && prev.Config != nil &&
-		prev.Config.Labels[ContextLabel] == sc.Digest && prev.Os+"/"+prev.Architecture == want {
-		fmt.Fprintf(progress, "%s is up to date (context %s)\n", ref, sc.Digest)
-		return Built{Ref: ref, Platform: p, ID: prev.ID, Size: prev.Size, Unchanged: true}, nil
+	record := builtRecordPath(sc)
+	var last builtRecord
+	if data, err := os.ReadFile(record); err == nil && json.Unmarshal(data, &last) == nil &&
+		last == (builtRecord{Ref: ref, Platform: want, Digest: sc.Digest, ID: last.ID}) {
+		if prev, err := cli.ImageInspect(ctx, ref); err == nil && prev.ID == last.ID {
+			fmt.Fprintf(progress, "%s is up to date (context %s)\n", ref, sc.Digest)
+			return Built{Ref: ref, Platform: p, ID: prev.ID, Size: prev.Size, Unchanged: true}, nil
+		}
 	}
 	native, err := daemon.Platform(ctx, cli)
 	if err != nil {
@@ -63,7 +82,6 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context,
 
 	res, err := cli.ImageBuild(ctx, pr, client.ImageBuildOptions{
 		Tags: []string{ref}, Dockerfile: "Dockerfile", Remove: true, ForceRemove: true,
-		Labels: map[string]string{ContextLabel: sc.Digest},
 	})
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %s", ref, daemon.FirstLine(err))
@@ -89,6 +107,9 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context,
 	}
 	if id == "" {
 		id = inspect.ID
+	}
+	if data, err := json.Marshal(builtRecord{Ref: ref, Platform: want, Digest: sc.Digest, ID: inspect.ID}); err == nil {
+		_ = atomicfile.Write(record, data, 0o644) // a missing record only costs the next run a cached build
 	}
 	return Built{Ref: ref, Platform: p, ID: id, Size: inspect.Size}, nil
 }

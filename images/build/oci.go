@@ -42,7 +42,7 @@ func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 	s := sc.Spec
 	created := sc.Created()
 	env := append([]string{defaultPath}, s.Env()...)
-	labels := map[string]string{ContextLabel: sc.Digest}
+	labels := map[string]string{}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}
@@ -198,8 +198,9 @@ func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, 
 		}
 		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc})
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
-			MediaType: types.OCIManifestSchema1,
-			Platform:  &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+			MediaType:   types.OCIManifestSchema1,
+			Platform:    &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
+			Annotations: map[string]string{ContextLabel: sc.Digest},
 		}})
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
@@ -207,8 +208,9 @@ func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, 
 }
 
 // reuseLayout returns the index at dir when it holds, platform for
-// platform and nothing else, the images of exactly these contexts (their
-// configs carry the context digest): then nothing needs assembling.
+// platform and nothing else, the images of exactly these contexts (the
+// index's entries carry the context digests): then nothing needs
+// assembling.
 func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, bool) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
@@ -224,12 +226,11 @@ func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.Im
 		if desc.Platform == nil || desc.Platform.OS != p.OS || desc.Platform.Architecture != p.Arch || desc.Platform.Variant != p.Variant {
 			return nil, nil, false
 		}
-		img, err := idx.Image(desc.Digest)
-		if err != nil {
+		if desc.Annotations[ContextLabel] != contexts[i].Digest {
 			return nil, nil, false
 		}
-		cfg, err := img.ConfigFile()
-		if err != nil || cfg.Config.Labels[ContextLabel] != contexts[i].Digest {
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
 			return nil, nil, false
 		}
 		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: contexts[i]})

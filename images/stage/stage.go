@@ -152,6 +152,7 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 		w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
 		w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
 		w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
+		w.dir("rootfs"+spec.AppDir, 0o755) // so WORKDIR, before the binary, adds no layer
 		w.file("rootfs/etc/ssl/certs/ca-certificates.crt", in.bundle, 0o644)
 		if in.zone != nil {
 			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)

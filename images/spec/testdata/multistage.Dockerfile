@@ -14,7 +14,7 @@ ARG GOFLAGS
 # The scratch image's files, laid out as slimage's host mode does: users
 # (root, nonroot 65532), an empty /tmp (1777), the CA bundle, and the
 # Asia/Shanghai zone where Go looks when TZ is set and at /etc/localtime.
-RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp && chmod 1777 /rootfs/tmp \
+RUN mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/app && chmod 1777 /rootfs/tmp \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > /rootfs/etc/passwd \
  && printf 'root:x:0:\nnonroot:x:65532:\n' > /rootfs/etc/group \
  && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ca-certificates.crt \
@@ -36,7 +36,6 @@ ARG CREATED
 COPY --from=build /rootfs/ /
 ENV TZ=Asia/Shanghai
 COPY conf.yaml /app/conf.yaml
-COPY --from=build /out/hello /app/hello
 WORKDIR /app
 USER 65532:65532
 EXPOSE 8080/tcp
@@ -46,3 +45,5 @@ LABEL org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.source="https://example.com/hello" \
       org.opencontainers.image.title="hello" \
       org.opencontainers.image.version="${VERSION}"
+# The binary last: a code change rebuilds only this layer.
+COPY --from=build /out/hello /app/hello
