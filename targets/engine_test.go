@@ -117,3 +117,60 @@ func verifyContainers(t *testing.T) []string {
 	}
 	return strings.Fields(string(out))
 }
+
+// Two runs at once on one module (an editor's save hook and a terminal):
+// the second waits for the first, saying so, both succeed, and the tagged
+// image holds the binary of the sources the last run built.
+func TestTwoRunsAtOnce(t *testing.T) {
+	testkit.HermeticGo(t)
+	testkit.NeedDocker(t)
+	mage := testkit.Mage(t)
+	magefile := filepath.Join(t.TempDir(), "magefile")
+	testkit.Run(t, repoMage(t, mage, nil, "-compile", magefile))
+	dir := testkit.CopySample(t, "hello")
+	ref := "slimage-test/hello:two-runs"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	env := []string{"SLIMAGE_DIR=" + dir, "SLIMAGE_DIST=" + filepath.Join(dir, "dist"), "SLIMAGE_IMAGE=" + ref}
+
+	first := repoMage(t, magefile, env, "image")
+	first.Path = magefile
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Once the first holds the lock, the sources change and a second run starts.
+	lock := filepath.Join(dir, "dist", ".slimage.lock")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if data, _ := os.ReadFile(lock); len(bytes.TrimSpace(data)) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first run never took the lock:\n%s", firstOut.String())
+		}
+	}
+	testkit.WriteFiles(t, dir, map[string]string{"zz_second.go": "package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"NEVER_SET\") == \"x\" {\n\t\tprintln(\"second run's sources\")\n\t}\n}\n"})
+	second := repoMage(t, magefile, env, "image")
+	second.Path = magefile
+	secondOut, err := second.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the second run failed: %v\n%s", err, secondOut)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("the first run failed: %v\n%s", err, firstOut.String())
+	}
+	if !strings.Contains(string(secondOut), "waiting for another slimage run on") {
+		t.Errorf("the second run did not say it waited:\n%s", secondOut)
+	}
+	cid := strings.TrimSpace(testkit.Run(t, exec.Command("docker", "create", ref)))
+	defer exec.Command("docker", "rm", "-f", cid).Run()
+	inImage := filepath.Join(t.TempDir(), "hello")
+	testkit.Run(t, exec.Command("docker", "cp", cid+":/app/hello", inImage))
+	data, err := os.ReadFile(inImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("second run's sources")) {
+		t.Error("the tagged image does not hold the binary of the last run's sources")
+	}
+}

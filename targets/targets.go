@@ -20,6 +20,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/distlock"
 	"github.com/slimage/slimage/internal/engine"
 	"github.com/slimage/slimage/internal/gotool"
 )
@@ -108,8 +109,25 @@ func goDeps(ctx context.Context) error {
 	return gobuild.Deps(ctx, c, os.Stdout)
 }
 
+// heldDist keeps the output folder's lock for the rest of the run (an
+// unreferenced one would be closed, and so released, by the collector).
+var heldDist func()
+
+// lockDist takes the output folder's lock: a second run on the same folder
+// (an editor's save hook and a terminal) waits for this one to finish, so
+// neither swaps dist/ under the other.
+func lockDist(ctx context.Context) error {
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	heldDist, err = distlock.Acquire(ctx, c.Dist, os.Stdout)
+	return err
+}
+
 // Build cross-compiles static, stripped binaries into dist/<os>_<arch>/.
 func Build(ctx context.Context) error {
+	mg.CtxDeps(ctx, lockDist)
 	mg.CtxDeps(ctx, goDeps)
 	c, err := load(ctx)
 	if err != nil {
@@ -125,6 +143,7 @@ func Image(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	mg.CtxDeps(ctx, lockDist)
 	if c.DockerfileMode != "multistage" { // which compiles inside Docker
 		mg.CtxDeps(ctx, Build)
 	}
