@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/magefile/mage/sh"
+
 	"github.com/slimage/slimage/config"
 	//mage:import
 	"github.com/slimage/slimage/targets"
@@ -34,4 +36,11 @@ func init() {
 			os.Setenv("GOPROXY", "file://"+filepath.ToSlash(abs))
 		}
 	}
+}
+
+// Bench builds the sample four ways side by side (slimage with each
+// builder, go build + docker build, ko), cold, no-op and after a one-line
+// change, and prints a Markdown table: see bench/main.go.
+func Bench() error {
+	return sh.RunV("go", "run", "./bench")
 }

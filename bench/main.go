@@ -1,0 +1,338 @@
+// Command bench builds the sample service four ways side by side, in one
+// run, and prints a Markdown table of medians and ratios plus image bytes:
+//
+//   - slimage default: `mage image` (Docker's builder builds dist/image)
+//   - slimage OCI: the same with SLIMAGE_BUILDER=oci (assembled, then loaded)
+//   - bare: `go build` + `docker build` of a plain scratch Dockerfile with the
+//     same CA bundle and zone
+//   - ko: `ko build --local` with -s -w onto an empty base (no CA bundle, no
+//     zone), served by a registry on 127.0.0.1 that the benchmark starts
+//
+// each cold (empty Go build cache, warm module cache: a fresh CI runner),
+// no-op, and after a one-line change. It works on a copy of the sample and
+// removes the images it made. ko and crane (for the registry) are installed
+// once, at pinned versions, into the user cache with `go install`.
+//
+//	go run ./bench [-runs 5] [-cold 2]      (or: go run mage.go bench)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	koVersion    = "v0.19.1"
+	craneVersion = "v0.22.1" // the engine's go-containerregistry
+)
+
+type variant struct {
+	name  string
+	image string
+	run   func(env []string) error
+}
+
+func main() {
+	runs := flag.Int("runs", 5, "no-op and one-line runs per variant (medians)")
+	cold := flag.Int("cold", 2, "cold runs per variant (medians)")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	if err := run(*runs, *cold); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(runs, cold int) error {
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(root, "testdata", "hello", "go.mod")); err != nil {
+		return errors.New("run from the repository's root: go run ./bench")
+	}
+	work, err := os.MkdirTemp("", "slimage-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	svc := filepath.Join(work, "hello")
+	if err := copyTree(filepath.Join(root, "testdata", "hello"), svc); err != nil {
+		return err
+	}
+	tools, err := installTools(root)
+	if err != nil {
+		return err
+	}
+	mage := filepath.Join(work, "mage")
+	if err := sh(root, nil, "go", "build", "-o", mage, "github.com/magefile/mage"); err != nil {
+		return err
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	registry, err := startRegistry(ctx, tools)
+	if err != nil {
+		return err
+	}
+	images := []string{"slimage-bench/default:bench", "slimage-bench/oci:bench", "slimage-bench/bare:bench", "ko.local/hello:latest", "slimage-bench/kobase:bench"}
+	defer func() { exec.Command("docker", append([]string{"rmi", "-f"}, images...)...).Run() }()
+	if err := pushEmptyBase(work, tools, registry+"/base:latest"); err != nil {
+		return err
+	}
+	os.WriteFile(filepath.Join(svc, ".ko.yaml"), []byte("defaultBaseImage: "+registry+"/base:latest\nbuilds:\n- id: hello\n  main: .\n  ldflags: [\"-s\", \"-w\"]\n"), 0o644)
+
+	goproxy := "file://" + filepath.ToSlash(filepath.Join(root, "testdata", "goproxy"))
+	slimage := func(name, builder string) variant {
+		return variant{name: "slimage " + name, image: "slimage-bench/" + name + ":bench", run: func(env []string) error {
+			env = append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-"+name),
+				"SLIMAGE_IMAGE=slimage-bench/"+name+":bench", "SLIMAGE_VERSION=bench", "SLIMAGE_BUILDER="+builder, "GOPROXY="+goproxy)
+			return sh(root, env, mage, "image")
+		}}
+	}
+	bare := filepath.Join(work, "bare")
+	variants := []variant{
+		slimage("default", "docker"),
+		slimage("oci", "oci"),
+		{name: "go build + docker build", image: "slimage-bench/bare:bench", run: func(env []string) error {
+			if err := sh(svc, append(env, "CGO_ENABLED=0", "GOPROXY="+goproxy), "go", "build", "-trimpath", "-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(bare, "hello"), "."); err != nil {
+				return err
+			}
+			return sh(bare, append(env, "DOCKER_BUILDKIT=0"), "docker", "build", "-q", "-t", "slimage-bench/bare:bench", ".")
+		}},
+		{name: "ko " + koVersion, image: "ko.local/hello:latest", run: func(env []string) error {
+			return sh(svc, append(env, "KO_DOCKER_REPO=ko.local", "GOPROXY="+goproxy), filepath.Join(tools, "ko"), "build", "--local", "--base-import-paths", "--platform=linux/"+hostArch(), ".")
+		}},
+	}
+	// The bare context: the same CA bundle and zone as slimage's image.
+	if err := variants[0].run(nil); err != nil {
+		return fmt.Errorf("first slimage build: %w", err)
+	}
+	staged := filepath.Join(work, "dist-default", "image", "rootfs")
+	os.MkdirAll(bare, 0o755)
+	for src, dst := range map[string]string{"etc/ssl/certs/ca-certificates.crt": "ca-certificates.crt", "usr/share/zoneinfo/Asia/Shanghai": "Shanghai"} {
+		data, err := os.ReadFile(filepath.Join(staged, src))
+		if err != nil {
+			return err
+		}
+		os.WriteFile(filepath.Join(bare, dst), data, 0o644)
+	}
+	os.WriteFile(filepath.Join(bare, "Dockerfile"), []byte(`FROM scratch
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY Shanghai /usr/share/zoneinfo/Asia/Shanghai
+COPY Shanghai /etc/localtime
+ENV TZ=Asia/Shanghai
+USER 65532:65532
+ENTRYPOINT ["/app/hello"]
+COPY hello /app/hello
+`), 0o644)
+
+	edits := 0
+	edit := func() error {
+		edits++
+		return os.WriteFile(filepath.Join(svc, "zz_bench.go"), []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
+	}
+	results := make([]struct{ cold, noop, change []time.Duration }, len(variants))
+	timed := func(v variant, env []string) (time.Duration, error) {
+		began := time.Now()
+		err := v.run(env)
+		return time.Since(began), err
+	}
+	for i, v := range variants {
+		for range cold {
+			exec.Command("docker", "rmi", "-f", v.image).Run()
+			caches := []string{"GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
+			if err := edit(); err != nil {
+				return err
+			}
+			d, err := timed(v, caches)
+			if err != nil {
+				return fmt.Errorf("%s, cold: %w", v.name, err)
+			}
+			results[i].cold = append(results[i].cold, d)
+			log.Printf("%s cold %s", v.name, d.Round(time.Millisecond))
+		}
+	}
+	for range runs {
+		for i, v := range variants {
+			if err := edit(); err != nil {
+				return err
+			}
+			if err := v.run(nil); err != nil { // builds everything else once, untimed
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			if err := edit(); err != nil {
+				return err
+			}
+			d, err := timed(v, nil)
+			if err != nil {
+				return fmt.Errorf("%s, one-line change: %w", v.name, err)
+			}
+			results[i].change = append(results[i].change, d)
+			if d, err = timed(v, nil); err != nil {
+				return fmt.Errorf("%s, no-op: %w", v.name, err)
+			}
+			results[i].noop = append(results[i].noop, d)
+		}
+	}
+	os.Remove(filepath.Join(svc, "zz_bench.go"))
+
+	fmt.Printf("\nThe sample built four ways on this machine, one run (medians: cold of %d, others of %d), seconds:\n\n", cold, runs)
+	fmt.Println("| variant | cold (empty GOCACHE) | no-op | one-line change | image bytes |")
+	fmt.Println("|---|---|---|---|---|")
+	med := make([][3]float64, len(variants))
+	for i, v := range variants {
+		med[i] = [3]float64{median(results[i].cold), median(results[i].noop), median(results[i].change)}
+		fmt.Printf("| %s | %.2f | %.2f | %.2f | %s |\n", v.name, med[i][0], med[i][1], med[i][2], imageBytes(v.image))
+	}
+	fmt.Println("\n| ratio | cold | no-op | one-line change |")
+	fmt.Println("|---|---|---|---|")
+	for i, v := range variants[:2] {
+		for j, against := range []int{2, 3} {
+			_ = j
+			fmt.Printf("| %s / %s | %.2f× | %.2f× | %.2f× |\n", v.name, variants[against].name,
+				med[i][0]/med[against][0], med[i][1]/med[against][1], med[i][2]/med[against][2])
+		}
+	}
+	return nil
+}
+
+// installTools installs ko and crane at pinned versions into the user cache
+// once, and returns their folder.
+func installTools(root string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "slimage", "bench", "ko-"+koVersion+"-crane-"+craneVersion)
+	for tool, pkg := range map[string]string{"ko": "github.com/google/ko@" + koVersion, "crane": "github.com/google/go-containerregistry/cmd/crane@" + craneVersion} {
+		if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+			continue
+		}
+		log.Printf("installing %s into %s (once)", pkg, dir)
+		if err := sh(root, []string{"GOBIN=" + dir, "GOFLAGS=", "CGO_ENABLED=0"}, "go", "install", pkg); err != nil {
+			return "", fmt.Errorf("install %s: %w (the Go module proxy must be reachable once)", pkg, err)
+		}
+	}
+	return dir, nil
+}
+
+// startRegistry serves an in-memory registry on 127.0.0.1 for ko's base
+// image (nothing can be pulled from elsewhere) until ctx ends.
+func startRegistry(ctx context.Context, tools string) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.CommandContext(ctx, filepath.Join(tools, "crane"), "registry", "serve", "--address", addr)
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	go cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("the registry on %s did not start", addr)
+}
+
+// pushEmptyBase pushes an image with no layers for the host's platform: a
+// base as bare as scratch.
+func pushEmptyBase(work, tools, ref string) error {
+	dir := filepath.Join(work, "kobase")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nLABEL slimage.bench=base\n"), 0o644)
+	if err := sh(dir, []string{"DOCKER_BUILDKIT=0"}, "docker", "build", "-q", "-t", "slimage-bench/kobase:bench", "."); err != nil {
+		return err
+	}
+	tar := filepath.Join(work, "kobase.tar")
+	if err := sh(dir, nil, "docker", "save", "-o", tar, "slimage-bench/kobase:bench"); err != nil {
+		return err
+	}
+	return sh(dir, nil, filepath.Join(tools, "crane"), "push", "--insecure", tar, ref)
+}
+
+func hostArch() string {
+	out, _ := exec.Command("go", "env", "GOARCH").Output()
+	return strings.TrimSpace(string(out))
+}
+
+func imageBytes(ref string) string {
+	out, err := exec.Command("docker", "image", "inspect", "--format", "{{.Size}}", ref).Output()
+	if err != nil {
+		return "?"
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func median(ds []time.Duration) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return m.Seconds()
+}
+
+func sh(dir string, env []string, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+func mkTemp(work string) string {
+	d, _ := os.MkdirTemp(work, "cache-")
+	return d
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if rel == "dist" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+}
