@@ -51,7 +51,7 @@ func (r *run) start(ctx context.Context) Check {
 				ch.Got = "exited 0"
 			}
 		case cannotRun(app):
-			ch.Got, ch.Cause = "cannot run here", unrunnableCause(r.p)
+			ch.Got, ch.Cause = gotCannotRun, unrunnableCause(r.p)
 		default:
 			ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
 			ch.Cause = fmt.Sprintf("start: the service exited with code %d; its last log lines: %s", st.ExitCode, logTail(app))
@@ -82,7 +82,7 @@ func (r *run) start(ctx context.Context) Check {
 		ch.Got = fmt.Sprintf("exited %d", st.ExitCode)
 		ch.Cause = fmt.Sprintf("start: the service exited with code %d before answering on %s; its last log lines: %s", st.ExitCode, port, logTail(app))
 		if cannotRun(app) {
-			ch.Got, ch.Cause = "cannot run here", unrunnableCause(r.p)
+			ch.Got, ch.Cause = gotCannotRun, unrunnableCause(r.p)
 		}
 		return ch
 	}
@@ -94,6 +94,10 @@ func (r *run) start(ctx context.Context) Check {
 	ch.Cause = fmt.Sprintf("start: %s: check that the service listens on %s or raise SLIMAGE_VERIFY_TIMEOUT; its last log lines: %s", strings.TrimSpace(said), port, logTail(app))
 	return ch
 }
+
+// gotCannotRun is start's result for an image whose platform this Docker
+// host cannot run at all: nothing else of it is checked.
+const gotCannotRun = "cannot run here"
 
 // cannotRun reports whether the kernel refused the image's binary: a
 // foreign architecture without QEMU's binfmt handler.

@@ -174,12 +174,15 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 	)
 	start := r.start(ctx)
 	// The probe's report needs no running service: it runs while the
-	// service settles (or at once when it did not start).
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		pr, probeErr = r.probeReport(ctx)
-	}()
+	// service settles (or at once when it did not start, unless nothing of
+	// this platform can run here).
+	if start.Got != gotCannotRun {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pr, probeErr = r.probeReport(ctx)
+		}()
+	}
 	if r.app != nil {
 		wg.Add(1)
 		go func() {
@@ -208,14 +211,16 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 	if haveBinary {
 		checks = append(checks, binary)
 	}
-	if probeErr != nil {
+	switch {
+	case probeErr != nil && start.Pass:
 		return nil, nil, probeErr
+	case pr != nil:
+		judged, err := r.judge(pr)
+		if err != nil {
+			return nil, nil, err
+		}
+		checks = append(checks, judged...)
 	}
-	judged, err := r.judge(pr)
-	if err != nil {
-		return nil, nil, err
-	}
-	checks = append(checks, judged...)
 	if start.Pass {
 		up := r.staysUp(ctx)
 		checks = append(checks, up)
