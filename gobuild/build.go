@@ -1,6 +1,7 @@
 package gobuild
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,8 +94,12 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	if err := CheckBinary(tmp, p); err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %s %w", p, human.Path(out), err)
 	}
-	if err := os.Rename(tmp, out); err != nil {
-		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
+	// An unchanged binary keeps its file (and so its identity on disk): the
+	// image step sees at a stat that nothing needs restaging.
+	if !sameContent(out, tmp) {
+		if err := os.Rename(tmp, out); err != nil {
+			return Artifact{}, fmt.Errorf("build %s: %w", p, err)
+		}
 	}
 	fi, err := os.Stat(out)
 	if err != nil {
@@ -165,4 +170,15 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+func sameContent(a, b string) bool {
+	ai, err1 := os.Stat(a)
+	bi, err2 := os.Stat(b)
+	if err1 != nil || err2 != nil || ai.Size() != bi.Size() {
+		return false
+	}
+	da, err1 := os.ReadFile(a)
+	db, err2 := os.ReadFile(b)
+	return err1 == nil && err2 == nil && bytes.Equal(da, db)
 }

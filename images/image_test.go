@@ -182,9 +182,18 @@ func TestSourceChangeRebuildsOnlyTheBinaryLayer(t *testing.T) {
 	firstBuild := buildSample(t, c)
 	t.Cleanup(func() { removeImage(cli, firstBuild.ID) }) // untagged by the rebuild
 	first := layers(t, cli, firstBuild.Ref)
-	// Nothing changed: nothing is built, the tag still names the same image.
+	// Nothing changed: nothing is built, the tag still names the same image,
+	// and the staged context is not even rewritten.
+	staged := filepath.Join(c.Dist, "image", "Dockerfile")
+	before, err := os.Stat(staged)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again := buildSample(t, c); !again.Unchanged || again.ID != firstBuild.ID {
 		t.Errorf("a no-op rebuild gave %+v, want the unchanged image %s", again, firstBuild.ID)
+	}
+	if after, err := os.Stat(staged); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("a no-op rebuild restaged %s", staged)
 	}
 	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nvar _ = \"one more line\"\n\nfunc init() { println(\"changed\") }\n"})
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {

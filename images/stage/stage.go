@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -146,6 +147,14 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	}
 
 	final := Dir(c, p)
+	inputs := in.digest(dockerfile, binary, bi)
+	if rec, ok := readStagedRecord(final); ok && rec.Inputs == inputs {
+		if tree, err := treeStamp(final); err == nil && tree == rec.Tree {
+			// Nothing that makes the context changed, nor the context:
+			// no rewriting, no hashing.
+			return &Context{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size(), Digest: rec.Digest}, nil
+		}
+	}
 	err = atomicfile.ReplaceDir(final, func(tmp string) error {
 		w := stager{root: tmp}
 		w.file("Dockerfile", dockerfile, 0o644)
@@ -183,7 +192,77 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	if err != nil {
 		return nil, fmt.Errorf("stage image: %w", err)
 	}
+	if tree, err := treeStamp(final); err == nil {
+		writeStagedRecord(final, stagedRecord{Inputs: inputs, Tree: tree, Digest: digest})
+	}
 	return &Context{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size(), Digest: digest}, nil
+}
+
+// stagedRecord is what the last staging of a context left beside it: the
+// digest of what made it, a stamp of the files it wrote, and its Digest.
+type stagedRecord struct {
+	Inputs, Tree, Digest string
+}
+
+func stagedRecordPath(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".staged.json")
+}
+
+func readStagedRecord(dir string) (stagedRecord, bool) {
+	var rec stagedRecord
+	data, err := os.ReadFile(stagedRecordPath(dir))
+	return rec, err == nil && json.Unmarshal(data, &rec) == nil
+}
+
+func writeStagedRecord(dir string, rec stagedRecord) {
+	if data, err := json.Marshal(rec); err == nil {
+		_ = atomicfile.Write(stagedRecordPath(dir), data, 0o644) // a missing record only costs a restaging
+	}
+}
+
+// digest hashes everything a context is made of: the Dockerfile, the
+// shared inputs' bytes, the run-time files' contents, and the binary's
+// identity (build keeps an unchanged binary's file, so its size and time
+// change only when the binary does).
+func (in *stageInputs) digest(dockerfile []byte, binary string, bi fs.FileInfo) string {
+	h := sha256.New()
+	put := func(name string, data []byte) { fmt.Fprintf(h, "%s %d\n", name, len(data)); h.Write(data) }
+	put("Dockerfile", dockerfile)
+	put("bundle", in.bundle)
+	put("zone", in.zone)
+	names := make([]string, 0, len(in.zones))
+	for z := range in.zones {
+		names = append(names, z)
+	}
+	sort.Strings(names)
+	for _, z := range names {
+		put("zone "+z, in.zones[z])
+	}
+	put("zoneinfo.zip", in.zoneinfoZip)
+	for _, f := range in.files {
+		data, _ := os.ReadFile(f.Abs)
+		put("file "+f.Src+" "+f.Dst, data)
+	}
+	fmt.Fprintf(h, "binary %s %d %d\n", binary, bi.Size(), bi.ModTime().UnixNano())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// treeStamp digests the names, modes, sizes and times of the files under
+// dir: a context someone changed after staging is staged again.
+func treeStamp(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%v %d %d\n", p[len(dir):], fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
 }
 
 // Digest hashes what a build context means to the builder: each
