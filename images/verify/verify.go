@@ -80,7 +80,7 @@ type run struct {
 
 // imageConfig is what the image's config says about running it.
 type imageConfig struct {
-	User, WorkDir   string
+	WorkDir         string
 	Entrypoint, Cmd []string
 	Env             []string
 	Ports           []string // exposed, TCP first, then by number
@@ -111,7 +111,7 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 	}
 	r := &run{c: c, cli: cli, ref: ref, built: built, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}
 	if cfg := img.Config; cfg != nil {
-		r.image = imageConfig{User: cfg.User, WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
+		r.image = imageConfig{WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
 		for port := range cfg.ExposedPorts {
 			r.image.Ports = append(r.image.Ports, port)
 		}
