@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	stdlog "log"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -101,11 +99,6 @@ func removeOrphans(cli *client.Client) {
 		n, err := strconv.Atoi(pid)
 		return ok && err == nil && h == host && n != os.Getpid() && !alive(n)
 	})
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func removeContainers(cli *client.Client, match func(labels map[string]string) bool) {
