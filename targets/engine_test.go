@@ -22,6 +22,17 @@ func repoMage(t *testing.T, mage string, env []string, args ...string) *exec.Cmd
 	return cmd
 }
 
+// compiledMagefile compiles this repository's magefile once, so a test can
+// run it as a process of its own (and signal it alone).
+func compiledMagefile(t *testing.T) string {
+	t.Helper()
+	testkit.HermeticGo(t)
+	testkit.NeedDocker(t)
+	magefile := filepath.Join(t.TempDir(), "magefile")
+	testkit.Run(t, repoMage(t, testkit.Mage(t), nil, "-compile", magefile))
+	return magefile
+}
+
 // A step that fails in the engine fails the target with the engine's own
 // one-line cause, not "exit status 1".
 func TestEngineErrorIsTheTargetsError(t *testing.T) {
@@ -56,11 +67,7 @@ func TestEngineErrorIsTheTargetsError(t *testing.T) {
 // front must pass it on) stops the engine mid-verify, and the engine still
 // removes its containers.
 func TestInterruptReachesTheEngine(t *testing.T) {
-	testkit.HermeticGo(t)
-	testkit.NeedDocker(t)
-	mage := testkit.Mage(t)
-	magefile := filepath.Join(t.TempDir(), "magefile")
-	testkit.Run(t, repoMage(t, mage, nil, "-compile", magefile))
+	magefile := compiledMagefile(t)
 
 	// The health path never answers 2xx, so verify waits (up to 30 s) with
 	// its containers running.
@@ -122,11 +129,7 @@ func verifyContainers(t *testing.T) []string {
 // the second waits for the first, saying so, both succeed, and the tagged
 // image holds the binary of the sources the last run built.
 func TestTwoRunsAtOnce(t *testing.T) {
-	testkit.HermeticGo(t)
-	testkit.NeedDocker(t)
-	mage := testkit.Mage(t)
-	magefile := filepath.Join(t.TempDir(), "magefile")
-	testkit.Run(t, repoMage(t, mage, nil, "-compile", magefile))
+	magefile := compiledMagefile(t)
 	dir := testkit.CopySample(t, "hello")
 	ref := "slimage-test/hello:two-runs"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })

@@ -106,9 +106,6 @@ type multistageBuilder struct{}
 
 func (multistageBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
 
-func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	return buildMultistage(ctx, c, progress, out)
-}
 
 func buildOCI(ctx context.Context, c *config.Config, tags []Built, out io.Writer) ([]Built, error) {
 	contexts, err := stage.WriteAll(ctx, c)
@@ -169,7 +166,7 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, out io.Writer
 	return built, nil
 }
 
-func buildMultistage(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
+func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
 	m, err := WriteMultistage(ctx, c)
 	if err != nil {
 		return nil, err

@@ -26,20 +26,21 @@ const FileName = ".slimage.lock"
 // that ends: a dead run's lock is never in the way. release ends it
 // earlier.
 func Acquire(ctx context.Context, dir string, w io.Writer) (release func(), err error) {
+	hint := "make the folder writable, or set SLIMAGE_DIST to one that is"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock output folder %s: %w: %s", dir, err, hint)
 	}
 	path := filepath.Join(dir, FileName)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, err)
+		return nil, fmt.Errorf("lock output folder %s: %w: %s", dir, err, hint)
 	}
 	said := false
 	for {
 		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return nil, fmt.Errorf("lock output folder %s: %w: %s", path, err, hint)
 		}
 		if ok {
 			break
