@@ -106,7 +106,6 @@ type multistageBuilder struct{}
 
 func (multistageBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
 
-
 func buildOCI(ctx context.Context, c *config.Config, tags []Built, out io.Writer) ([]Built, error) {
 	contexts, err := stage.WriteAll(ctx, c)
 	if err != nil {
