@@ -88,6 +88,9 @@ type Module struct {
 	Go        string // the go line
 	Toolchain string // the toolchain line, if any
 	Requires  int    // number of require lines
+	// Replaces are the folders that replace directives point at (absolute):
+	// their files are part of the build like the module's own.
+	Replaces []string
 }
 
 // Git is what the module's checkout says of the commit being built; empty
@@ -314,6 +317,15 @@ func (c *Config) readModule() error {
 	}
 	if f.Toolchain != nil {
 		c.Module.Toolchain = f.Toolchain.Name
+	}
+	for _, r := range f.Replace {
+		if modfile.IsDirectoryPath(r.New.Path) {
+			d := r.New.Path
+			if !filepath.IsAbs(d) {
+				d = filepath.Join(dir, d)
+			}
+			c.Module.Replaces = append(c.Module.Replaces, filepath.Clean(d))
+		}
 	}
 	return nil
 }

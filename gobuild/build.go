@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/gotool"
@@ -75,9 +76,17 @@ func modFlag(c *config.Config) string {
 // beside the output, which is renamed over it only once the build and the
 // checks pass, so the output path never holds half a binary or a bad one.
 // The temp file starts as a copy of the previous output: the go command sees
-// its build ID is current and skips the link when nothing changed.
+// its build ID is current and skips the link when nothing changed. When no
+// input changed since the last build (see buildRecord), the go command is
+// not run at all.
 func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Artifact, error) {
 	out := OutputPath(c, p)
+	env := append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)
+	flags := append(Flags(c), c.Main)
+	inputs := readBuildInputs(c, out, flags, env, time.Now())
+	if fi, ok := inputs.unchanged(out); ok {
+		return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
 	}
@@ -86,7 +95,6 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	if err := copyFile(out, tmp); err != nil {
 		os.Remove(tmp) // no previous output: the go command builds from scratch
 	}
-	env := append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)
 	args := append(append([]string{"build"}, Flags(c)...), "-o", tmp, c.Main)
 	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env, Args: args}); err != nil {
 		return Artifact{}, buildError(ctx, c, p, err)
@@ -105,6 +113,7 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	if err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
 	}
+	inputs.remember(out)
 	return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
 }
 

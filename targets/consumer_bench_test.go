@@ -14,6 +14,7 @@ import (
 // functions that run mage and the bare commands in it.
 type benchConsumer struct {
 	dir, mage, version string
+	bare               string // the bare commands' context, outside the module: their writes are not the service's inputs
 	env                []string
 }
 
@@ -21,7 +22,7 @@ func newBenchConsumer(b *testing.B) *benchConsumer {
 	testkit.ModCacheProxy(b)
 	dir := testkit.CopySample(b, "footprint")
 	testkit.ImportTargets(b, dir)
-	return &benchConsumer{dir: dir, mage: testkit.Mage(b), version: "bench",
+	return &benchConsumer{dir: dir, bare: filepath.Join(filepath.Dir(dir), "bare"), mage: testkit.Mage(b), version: "bench",
 		env: []string{"SLIMAGE_VERSION=bench", "MAGEFILE_CACHE=" + b.TempDir()}}
 }
 
@@ -34,7 +35,7 @@ func (c *benchConsumer) cmd(env []string, name string, args ...string) *exec.Cmd
 
 // bareBuild is what a user would type instead of slimage's build.
 func (c *benchConsumer) bareBuild(env []string) *exec.Cmd {
-	out := filepath.Join(c.dir, "bare", "bin", "footprint")
+	out := filepath.Join(c.bare, "bin", "footprint")
 	return c.cmd(append(env, "CGO_ENABLED=0"), "go", "build", "-trimpath", "-ldflags=-s -w -X main.version="+c.version, "-o", out, ".")
 }
 
@@ -42,15 +43,15 @@ func (c *benchConsumer) bareBuild(env []string) *exec.Cmd {
 // and files) around the bare binary: go build + docker build.
 func (c *benchConsumer) bareImage(b *testing.B, env []string) {
 	testkit.Run(b, c.bareBuild(env))
-	testkit.Run(b, c.cmd(env, "docker", "build", "-q", "-t", "slimage-bench/bare:bench", filepath.Join(c.dir, "bare")))
+	testkit.Run(b, c.cmd(env, "docker", "build", "-q", "-t", "slimage-bench/bare:bench", c.bare))
 }
 
-// stageBare makes bare/ a copy of dist/image with the bare binary's place.
+// stageBare makes c.bare a copy of dist/image with the bare binary's place.
 func (c *benchConsumer) stageBare(b *testing.B) {
-	os.RemoveAll(filepath.Join(c.dir, "bare"))
-	testkit.CopyDir(b, filepath.Join(c.dir, "dist", "image"), filepath.Join(c.dir, "bare"))
+	os.RemoveAll(c.bare)
+	testkit.CopyDir(b, filepath.Join(c.dir, "dist", "image"), c.bare)
 	// dist/image keeps the binary under bin/ with the name the Dockerfile copies.
-	if _, err := os.Stat(filepath.Join(c.dir, "bare", "bin", "footprint")); err != nil {
+	if _, err := os.Stat(filepath.Join(c.bare, "bin", "footprint")); err != nil {
 		b.Fatalf("dist/image has no bin/footprint: %v", err)
 	}
 }

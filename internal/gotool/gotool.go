@@ -91,21 +91,37 @@ type Env struct {
 	GOTOOLCHAIN string
 	GOFLAGS     string
 	GOROOT      string
+	// Build holds, as sorted KEY=value lines, the other settings that
+	// change what a build makes (architecture levels, experiments, the
+	// module cache's place), so a build can tell they are as last time.
+	Build string
 }
+
+// buildKeys are the settings Env.Build holds. GOOS, GOARCH and CGO_ENABLED
+// are not among them: slimage sets those for each build itself.
+var buildKeys = []string{"GO386", "GOAMD64", "GOARM", "GOARM64", "GODEBUG", "GOENV", "GOEXPERIMENT",
+	"GOFIPS140", "GOMIPS", "GOMIPS64", "GOMODCACHE", "GOPATH", "GOPPC64", "GORISCV64", "GOWASM"}
 
 // ReadEnv asks the go command for its environment. It runs outside any module
 // (in the temp dir) so that a go.mod asking for a newer toolchain cannot make
 // this very call switch toolchains: GOVERSION is then the local Go's.
 func ReadEnv(ctx context.Context) (Env, error) {
-	res, err := Run(ctx, Cmd{Dir: os.TempDir(), Args: []string{"env", "-json",
-		"GOVERSION", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOROOT"}})
+	args := append([]string{"env", "-json", "GOVERSION", "GOHOSTARCH", "GOTOOLCHAIN", "GOFLAGS", "GOROOT"}, buildKeys...)
+	res, err := Run(ctx, Cmd{Dir: os.TempDir(), Args: args})
 	if err != nil {
 		return Env{}, err
 	}
-	var env Env
-	if err := json.Unmarshal(res.Stdout, &env); err != nil {
+	var vars map[string]string
+	if err := json.Unmarshal(res.Stdout, &vars); err != nil {
 		return Env{}, fmt.Errorf("read go env: %w", err)
 	}
+	env := Env{GOVERSION: vars["GOVERSION"], GOHOSTARCH: vars["GOHOSTARCH"], GOTOOLCHAIN: vars["GOTOOLCHAIN"],
+		GOFLAGS: vars["GOFLAGS"], GOROOT: vars["GOROOT"]}
+	var b strings.Builder
+	for _, k := range buildKeys { // already sorted
+		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
+	}
+	env.Build = b.String()
 	return env, nil
 }
 
