@@ -86,7 +86,7 @@ func BenchmarkNoopImage(b *testing.B) {
 func BenchmarkVerify(b *testing.B) {
 	testkit.ContainerEnv()
 	testkit.HermeticGo(b)
-	cli, err := daemon.Connect(context.Background())
+	cli, err := daemon.Connect(context.Background(), io.Discard)
 	if err != nil {
 		b.Skipf("skipping: Docker is unreachable (%v)", err)
 	}

@@ -34,7 +34,7 @@ import (
 // is set: there a missing daemon is a failure, not a reason to pass.
 func docker(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := daemon.Connect(context.Background())
+	cli, err := daemon.Connect(context.Background(), io.Discard)
 	if err != nil {
 		testkit.Unavailable(t, fmt.Sprintf("Docker is unreachable (%v)", err), "start the daemon; .ci/run does")
 	}
@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 	testkit.ContainerEnv()
 	code := m.Run()
 	// After the whole suite, no container that verify started may be left.
-	if cli, err := daemon.Connect(context.Background()); err == nil {
+	if cli, err := daemon.Connect(context.Background(), io.Discard); err == nil {
 		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
 			Filters: make(client.Filters).Add("label", verify.SessionLabel)})
 		if err == nil && len(res.Items) > 0 {

@@ -75,7 +75,7 @@ func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out 
 	if err != nil {
 		return nil, err
 	}
-	cli, err := daemon.Connect(ctx)
+	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -99,14 +99,14 @@ func (ociBuilder) Tags(c *config.Config) []Built {
 }
 
 func (b ociBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	return buildOCI(ctx, c, b.Tags(c), out)
+	return buildOCI(ctx, c, b.Tags(c), progress, out)
 }
 
 type multistageBuilder struct{}
 
 func (multistageBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
 
-func buildOCI(ctx context.Context, c *config.Config, tags []Built, out io.Writer) ([]Built, error) {
+func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out io.Writer) ([]Built, error) {
 	contexts, err := stage.WriteAll(ctx, c)
 	if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, out io.Writer
 		}
 		fmt.Fprintf(out, "push %s@%s\n", c.Push, digest)
 	}
-	cli, err := daemon.Connect(ctx)
+	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
 		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", err)
 	}
@@ -170,7 +170,7 @@ func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, 
 	if err != nil {
 		return nil, err
 	}
-	cli, err := daemon.Connect(ctx)
+	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -4,66 +4,105 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/docker/cli/cli/connhelper"
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
 )
 
-// Connect returns a client for the Docker Engine API. slimage talks to the
-// Engine API through Docker's Go client rather than the docker CLI: the
-// client is already in the module graph through testcontainers-go (which
-// verify uses), errors come back as values instead of CLI text, and build,
-// inspect, save and run all reach the very same daemon.
+// Connect returns a client for the container engine's API, the Docker
+// Engine API that Docker and Podman serve. slimage talks to it through
+// Docker's Go client rather than the docker CLI: the client is already in
+// the module graph through testcontainers-go (which verify uses), errors
+// come back as values instead of CLI text, and build, inspect, save and run
+// all reach the very same engine.
 //
-// DOCKER_HOST, when set, is the user's explicit choice and is used as is,
-// and so is the default socket when no Docker context is selected (the
-// common case, and ~30 ms cheaper). Otherwise testcontainers-go finds the
-// daemon the way it does for verify: the current Docker context, then the
-// other usual sockets.
-func Connect(ctx context.Context) (*client.Client, error) {
-	hint := "start Docker, or set DOCKER_HOST to a daemon that runs"
-	host := os.Getenv("DOCKER_HOST")
-	if host != "" || !dockerContextSelected() {
-		cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+// The engine is the one Resolve finds; the first that answers is also
+// handed to testcontainers-go (through this process's DOCKER_HOST), so
+// verify's containers run there too. progress (mage -v) hears once which
+// engine it is, and why.
+func Connect(ctx context.Context, progress io.Writer) (*client.Client, error) {
+	eps, err := Resolve()
+	if err != nil {
+		return nil, err
+	}
+	var tried []string
+	for _, ep := range eps {
+		cli, err := client.New(append(ep.opts, client.WithAPIVersionNegotiation())...)
 		if err == nil {
 			if _, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err == nil {
-				return cli, nil
+				if err = share(ep, progress); err == nil {
+					return cli, nil
+				}
 			}
 			cli.Close()
 		}
-		if host != "" {
-			return nil, fmt.Errorf("connect to Docker at DOCKER_HOST=%s: %s: %s", host, FirstLine(err), hint)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
+		if !ep.fallbacks {
+			hint := "start Docker there, or set DOCKER_HOST to an engine that runs"
+			if ep.Context != "" {
+				hint = "start the engine that context points at, or choose another (docker context use <name>, or DOCKER_CONTEXT)"
+			}
+			return nil, fmt.Errorf("connect to the container engine at %s (%s): %s: %s", ep.Host, ep.Why, FirstLine(err), hint)
+		}
+		tried = append(tried, ep.Host+" ("+ep.Why+")")
 	}
-	tc, err := testcontainers.NewDockerClientWithOpts(ctx, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("connect to Docker: no daemon answers (looked at DOCKER_HOST (unset), the current Docker context and the default sockets such as /var/run/docker.sock): %s", hint)
-	}
-	return tc.Client, nil
+	return nil, fmt.Errorf("connect to the container engine: none answers; tried DOCKER_HOST (unset), the Docker context (none chosen), then %s: start Docker (or Podman: podman system service), or point DOCKER_HOST or a Docker context at one that runs", strings.Join(tried, ", "))
 }
 
-// dockerContextSelected reports whether DOCKER_CONTEXT or the docker CLI's
-// config names a context other than "default".
-func dockerContextSelected() bool {
-	if c := os.Getenv("DOCKER_CONTEXT"); c != "" {
-		return c != "default"
+// connection is the engine this process settled on: every step in it
+// talks to the same one, and says which once.
+var connection struct {
+	sync.Mutex
+	host string
+	fwd  *forwarder
+}
+
+// share makes ep the engine of this process: testcontainers-go finds it in
+// DOCKER_HOST (with the context's TLS files in DOCKER_CERT_PATH); an ssh://
+// engine, which testcontainers-go cannot dial, through a local socket that
+// relays to it.
+func share(ep Endpoint, progress io.Writer) error {
+	connection.Lock()
+	defer connection.Unlock()
+	if connection.host != "" {
+		return nil
 	}
-	dir := os.Getenv("DOCKER_CONFIG")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".docker")
+	host := ep.Host
+	if strings.HasPrefix(host, "ssh://") {
+		h, err := connhelper.GetConnectionHelper(host)
+		if err != nil {
+			return err
+		}
+		if connection.fwd, err = forward(h.Dialer); err != nil {
+			return fmt.Errorf("relay %s for verify's containers: %w", host, err)
+		}
+		host = "unix://" + connection.fwd.socket()
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return false
+	if ep.Why != "DOCKER_HOST" || host != ep.Host {
+		for k, v := range ep.env(host) {
+			os.Setenv(k, v)
+		}
 	}
-	var cfg struct{ CurrentContext string }
-	return json.Unmarshal(data, &cfg) == nil && cfg.CurrentContext != "" && cfg.CurrentContext != "default"
+	connection.host = ep.Host
+	fmt.Fprintf(progress, "engine %s (%s)\n", ep.Host, ep.Why)
+	return nil
+}
+
+// Close stops what Connect started in this process (the ssh relay).
+func Close() {
+	connection.Lock()
+	defer connection.Unlock()
+	if connection.fwd != nil {
+		connection.fwd.close()
+		connection.fwd = nil
+	}
 }
 
 // FirstLine is an error's first line: Docker's errors can run to many, and

@@ -97,7 +97,7 @@ func (e *interrupted) Error() string { return "verify " + e.ref + ": interrupted
 func (e *interrupted) Unwrap() error { return e.err }
 
 func verify(ctx context.Context, c *config.Config, ref string, built bool, progress, out io.Writer) (rep *Report, err error) {
-	cli, err := daemon.Connect(ctx)
+	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/verify"
 )
 
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	c := doc.Config
+	defer daemon.Close()
 	progress := io.Discard
 	if doc.Verbose {
 		progress = os.Stdout

@@ -1,0 +1,164 @@
+package targets_test
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+// countingProxy is a container engine socket of the test's own that relays
+// to the real daemon and keeps what clients sent, so a test can tell which
+// requests went through it.
+type countingProxy struct {
+	socket string
+	mu     sync.Mutex
+	sent   bytes.Buffer
+}
+
+func newCountingProxy(t *testing.T) *countingProxy {
+	t.Helper()
+	network, addr := "unix", "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		addr = strings.TrimPrefix(h, "unix://")
+	} else if strings.HasPrefix(h, "tcp://") {
+		network, addr = "tcp", strings.TrimPrefix(h, "tcp://")
+	}
+	// A short path: unix socket paths are limited to about 100 bytes.
+	dir, err := os.MkdirTemp("", "slimage-proxy-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{socket: filepath.Join(dir, "engine.sock")}
+	ln, err := net.Listen("unix", p.socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close(); os.RemoveAll(dir) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial(network, addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go func() {
+					io.Copy(io.MultiWriter(up, p), c)
+					up.(interface{ CloseWrite() error }).CloseWrite()
+				}()
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return p
+}
+
+func (p *countingProxy) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent.Write(b)
+}
+
+// Contains says whether the clients sent s.
+func (p *countingProxy) Contains(s string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Contains(p.sent.String(), s)
+}
+
+// saw says whether a request to an API path ending in path went through.
+func (p *countingProxy) saw(method, path string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range strings.Split(p.sent.String(), "\r\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == method && strings.HasPrefix(f[2], "HTTP/") {
+			if u, _, _ := strings.Cut(f[1], "?"); strings.HasSuffix(u, path) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// The engine slimage uses is the one the Docker CLI would use: with
+// DOCKER_HOST unset, the current context in $DOCKER_CONFIG/config.json, or
+// DOCKER_CONTEXT; image, verify and verify's containers (testcontainers-go)
+// all go through it. A context whose engine does not answer is a one-line
+// error naming the context.
+func TestEngineFromTheDockerContext(t *testing.T) {
+	magefile := compiledMagefile(t)
+	proxy := newCountingProxy(t)
+	cfg := t.TempDir()
+	docker := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("docker", args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
+		testkit.Run(t, cmd)
+	}
+	docker("context", "create", "slimage-proxy", "--docker", "host=unix://"+proxy.socket)
+	docker("context", "create", "slimage-nowhere", "--docker", "host=unix://"+filepath.Join(cfg, "nothing.sock"))
+	ref := "slimage-test/hello:context"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	env := []string{"DOCKER_HOST=", "DOCKER_CONFIG=" + cfg, "SLIMAGE_IMAGE=" + ref}
+	run := func(more []string, args ...string) (string, error) {
+		cmd := repoMage(t, magefile, append(env, more...), args...)
+		cmd.Path = magefile
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	t.Run("current context", func(t *testing.T) {
+		docker("context", "use", "slimage-proxy")
+		defer docker("context", "use", "default")
+		out, err := run(nil, "-v", "image", "verify")
+		if err != nil {
+			t.Fatalf("mage image verify through the current context: %v\n%s", err, out)
+		}
+		want := `engine unix://` + proxy.socket + ` (Docker context "slimage-proxy" (the current context in ` + filepath.Join(cfg, "config.json") + `))`
+		if !strings.Contains(out, want) {
+			t.Errorf("mage -v did not say %q:\n%s", want, out)
+		}
+		for _, req := range [][2]string{{"POST", "/build"}, {"POST", "/containers/create"}} {
+			if !proxy.saw(req[0], req[1]) {
+				t.Errorf("no %s ...%s went through the context's engine", req[0], req[1])
+			}
+		}
+		if !proxy.Contains("User-Agent: tc-go/") {
+			t.Error("testcontainers-go's requests did not go through the context's engine")
+		}
+	})
+	t.Run("DOCKER_CONTEXT", func(t *testing.T) {
+		proxy.mu.Lock()
+		proxy.sent.Reset()
+		proxy.mu.Unlock()
+		if out, err := run([]string{"DOCKER_CONTEXT=slimage-proxy"}, "verify"); err != nil {
+			t.Fatalf("mage verify with DOCKER_CONTEXT: %v\n%s", err, out)
+		}
+		if !proxy.saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
+			t.Error("verify's containers did not go through the context DOCKER_CONTEXT names")
+		}
+	})
+	t.Run("a context whose engine does not answer", func(t *testing.T) {
+		out, err := run([]string{"DOCKER_CONTEXT=slimage-nowhere"}, "image")
+		if err == nil {
+			t.Fatalf("mage image with a context that points at nothing passed:\n%s", out)
+		}
+		want := `Error: connect to the container engine at unix://` + filepath.Join(cfg, "nothing.sock") + ` (Docker context "slimage-nowhere" (DOCKER_CONTEXT)): `
+		if !strings.Contains(out, want) || !strings.Contains(out, "docker context use") {
+			t.Errorf("the error does not name the context and the fix; want %q in:\n%s", want, out)
+		}
+	})
+}
