@@ -192,3 +192,52 @@ func downloadCached(t *testing.T, progress string) bool {
 	}
 	return strings.Contains(rest[:next], "Using cache")
 }
+
+// A module without dependencies has no go.sum: its multistage Dockerfile
+// still builds. The proxies reach the builder stage as the Docker CLI
+// passes them: config.json's for this engine, the caller's own over them.
+func TestMultistageWithoutGoSumAndBehindAProxy(t *testing.T) {
+	cli := docker(t)
+	if _, err := exec.LookPath("busybox"); err != nil {
+		testkit.Unavailable(t, "busybox is missing (the stand-in Go builder image needs it)", "apt-get install busybox-static; .ci/run does")
+	}
+	testkit.HermeticGo(t)
+	// The stand-in builder's go command first says which proxies it sees.
+	witness := "slimage-test/golang:proxy-witness"
+	wdir := t.TempDir()
+	testkit.WriteFiles(t, wdir, map[string]string{"Dockerfile": "FROM " + goBuilderImage(t, cli) + "\n" +
+		`RUN mv /usr/local/go/bin/go /usr/local/go/bin/go.real && printf '#!/bin/sh\necho "proxies seen: HTTPS_PROXY=$HTTPS_PROXY no_proxy=$no_proxy" >&2\nexec /usr/local/go/bin/go.real "$@"\n' > /usr/local/go/bin/go && chmod 755 /usr/local/go/bin/go` + "\n"})
+	wtar, err := archive.TarWithOptions(wdir, &archive.TarOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cli.ImageBuild(context.Background(), wtar, client.ImageBuildOptions{Tags: []string{witness}, Remove: true, ForceRemove: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, io.Discard, 0, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	t.Cleanup(func() { removeImage(cli, witness) })
+
+	dir := filepath.Join(t.TempDir(), "nosum")
+	testkit.WriteFiles(t, dir, map[string]string{
+		"go.mod":  "module example.com/nosum\n\ngo 1.24\n",
+		"main.go": "package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n",
+	})
+	dockerConfig := t.TempDir()
+	testkit.WriteFiles(t, dockerConfig, map[string]string{"config.json": `{"proxies":{"default":{"httpsProxy":"http://from-config.invalid:3128","noProxy":"internal.invalid"}}}`})
+	t.Setenv("DOCKER_CONFIG", dockerConfig)
+	t.Setenv("HTTPS_PROXY", "http://from-env.invalid:3128") // the caller's own wins
+	c := sampleConfig(t, cli, dir, func(c *config.Config) {
+		c.DockerfileMode, c.GoImage = "multistage", witness
+	})
+	var progress bytes.Buffer
+	if _, err := build.Build(context.Background(), c, &progress, io.Discard); err != nil {
+		t.Fatalf("multistage build of a module without go.sum: %v\n%s", err, progress.String())
+	}
+	if want := "proxies seen: HTTPS_PROXY=http://from-env.invalid:3128 no_proxy=internal.invalid"; !strings.Contains(progress.String(), want) {
+		t.Errorf("the builder stage did not see the proxies (want %q):\n%s", want, progress.String())
+	}
+}

@@ -3,12 +3,15 @@ package build
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/moby/go-archive"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
@@ -52,6 +55,9 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
 	if c.Vendor {
 		ms.ModFlag = "-mod=vendor"
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir, "go.sum")); errors.Is(err, fs.ErrNotExist) {
+		ms.NoGoSum = true
 	}
 	files, err := stage.RuntimeFiles(c)
 	if err != nil {
@@ -104,6 +110,9 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 	for _, k := range []string{"GOPROXY", "GOPRIVATE", "GONOSUMDB", "GOSUMDB", "GOFLAGS"} {
 		set(k, os.Getenv(k))
 	}
+	for k, v := range proxyArgs(cli.DaemonHost()) {
+		args[k] = v
+	}
 	l := m.Spec.Spec.Labels
 	set("VERSION", c.Version)
 	set("REVISION", l["org.opencontainers.image.revision"])
@@ -131,4 +140,26 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", c.Image, daemon.FirstLine(err))
 	}
 	return Built{Ref: c.Image, Platform: c.Platforms[0], ID: inspect.ID, Size: inspect.Size}, nil
+}
+
+// proxyArgs are the proxy build arguments the Docker CLI would pass: those
+// in its config.json for this engine ("proxies"), with the caller's own
+// HTTP_PROXY, HTTPS_PROXY, NO_PROXY, FTP_PROXY and ALL_PROXY (either case)
+// over them, as an explicit --build-arg is. Docker predefines these
+// arguments, so the builder stage's RUN steps see them without an ARG line,
+// and they stay out of the image's history.
+func proxyArgs(daemonHost string) map[string]*string {
+	explicit := map[string]*string{}
+	for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "FTP_PROXY", "ALL_PROXY"} {
+		for _, name := range []string{k, strings.ToLower(k)} {
+			if v, ok := os.LookupEnv(name); ok && v != "" {
+				explicit[name] = &v
+			}
+		}
+	}
+	cfg, err := dockerconfig.Load(daemon.ConfigDir())
+	if err != nil {
+		return explicit // Resolve already refused a config.json it cannot read
+	}
+	return cfg.ParseProxyConfig(daemonHost, explicit)
 }

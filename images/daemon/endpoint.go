@@ -51,11 +51,7 @@ func Resolve() ([]Endpoint, error) {
 		}
 		return []Endpoint{ep}, nil
 	}
-	dir := os.Getenv("DOCKER_CONFIG")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".docker")
-	}
+	dir := ConfigDir()
 	name, why := os.Getenv("DOCKER_CONTEXT"), "DOCKER_CONTEXT"
 	if name == "" {
 		cfg, err := config.Load(dir)
@@ -77,6 +73,16 @@ func Resolve() ([]Endpoint, error) {
 
 // knownSchemes are the endpoint schemes Docker's client and CLI dial.
 var knownSchemes = map[string]bool{"unix": true, "tcp": true, "ssh": true, "npipe": true, "http": true, "https": true}
+
+// ConfigDir is the Docker CLI's configuration folder: $DOCKER_CONFIG, else
+// ~/.docker.
+func ConfigDir() string {
+	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
+		return dir
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".docker")
+}
 
 // fromContext reads a context from the Docker CLI's store under dir.
 func fromContext(dir, name string) (Endpoint, error) {

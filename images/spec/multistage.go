@@ -16,6 +16,7 @@ type MultistageSpec struct {
 	Main           string   // ./cmd/api
 	ModFlag        string   // -mod=readonly or -mod=vendor
 	VersionVar     string   // -X target, "" for none
+	NoGoSum        bool     // the module has no go.sum (no dependencies): copy go.mod alone
 	Copies         []string // run-time files, "src dst" from the build context
 	DockerfilePath string   // relative to the module root, for the header
 	IgnorePath     string
