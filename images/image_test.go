@@ -258,7 +258,7 @@ func TestBadInput(t *testing.T) {
 		{"no CA bundle", nil, map[string]string{"SSL_CERT_FILE": filepath.Join(dir, "no-such-bundle.crt")},
 			[]string{"SSL_CERT_FILE", "no-such-bundle.crt"}},
 		{"no Docker daemon", nil, map[string]string{"DOCKER_HOST": "unix://" + filepath.Join(dir, "closed.sock")},
-			[]string{"DOCKER_HOST=unix://", "closed.sock", "start Docker"}},
+			[]string{"connect to the container engine at unix://", "closed.sock (DOCKER_HOST): dial unix", "start Docker"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/moby/go-archive"
 	"github.com/moby/moby/client"
@@ -223,8 +224,10 @@ func TestMultistageWithoutGoSumAndBehindAProxy(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "nosum")
 	testkit.WriteFiles(t, dir, map[string]string{
-		"go.mod":  "module example.com/nosum\n\ngo 1.24\n",
-		"main.go": "package main\n\nimport \"net/http\"\n\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n",
+		"go.mod": "module example.com/nosum\n\ngo 1.24\n",
+		// Unique sources: Docker leaves the proxy arguments out of its cache
+		// keys, so a cached build step would not run (and say) anything.
+		"main.go": "package main\n\nimport \"net/http\"\n\n// " + time.Now().String() + "\nfunc main() { http.ListenAndServe(\":8080\", nil) }\n",
 	})
 	dockerConfig := t.TempDir()
 	testkit.WriteFiles(t, dockerConfig, map[string]string{"config.json": `{"proxies":{"default":{"httpsProxy":"http://from-config.invalid:3128","noProxy":"internal.invalid"}}}`})

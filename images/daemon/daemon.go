@@ -4,8 +4,10 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -49,11 +51,22 @@ func Connect(ctx context.Context, progress io.Writer) (*client.Client, error) {
 			if ep.Context != "" {
 				hint = "start the engine that context points at, or choose another (docker context use <name>, or DOCKER_CONTEXT)"
 			}
-			return nil, fmt.Errorf("connect to the container engine at %s (%s): %s: %s", ep.Host, ep.Why, FirstLine(err), hint)
+			return nil, fmt.Errorf("connect to the container engine at %s (%s): %s: %s", ep.Host, ep.Why, dialCause(err), hint)
 		}
 		tried = append(tried, ep.Host+" ("+ep.Why+")")
 	}
 	return nil, fmt.Errorf("connect to the container engine: none answers; tried DOCKER_HOST (unset), the Docker context (none chosen), then %s: start Docker (or Podman: podman system service), or point DOCKER_HOST or a Docker context at one that runs", strings.Join(tried, ", "))
+}
+
+// dialCause is the network's own words when it is the network that failed
+// ("dial unix /run/x.sock: connect: no such file or directory"); Docker's
+// client wraps them in a paragraph of advice.
+func dialCause(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		return op.Error()
+	}
+	return FirstLine(err)
 }
 
 // connection is the engine this process settled on: every step in it
