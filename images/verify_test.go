@@ -385,7 +385,7 @@ func TestVerifyRemovesContainersOfDeadRuns(t *testing.T) {
 func TestVerifyWithoutDocker(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "closed.sock"))
 	_, err := verify.Verify(context.Background(), config.Default(), "hello:any", io.Discard, io.Discard)
-	testkit.ErrorMentions(t, err, "DOCKER_HOST=unix://", "closed.sock", "start Docker")
+	testkit.ErrorMentions(t, err, "connect to the container engine at unix://", "closed.sock (DOCKER_HOST): dial unix", "start Docker")
 }
 
 func TestVerifyImageNotFound(t *testing.T) {
