@@ -109,8 +109,15 @@ func TestMultistageImage(t *testing.T) {
 	builder := goBuilderImage(t, cli)
 	removeNewDanglingImages(t, cli) // the build stages and the images rebuilds untag
 	dir := testkit.CopySample(t, "hello")
+	// SLIMAGE_EXTRA_CA reaches the multistage image too: verify's TLS call
+	// to a loopback server with a certificate from that CA passes.
+	caPEM, cert := newCA(t, "slimage multistage test CA")
+	caFile := filepath.Join(t.TempDir(), "test-ca.pem")
+	os.WriteFile(caFile, caPEM, 0o644)
+	server := tlsServer(t, cert) + "/"
 	set := func(c *config.Config) {
-		c.VerifyHealth, c.VerifyTLS = "/healthz", "off"
+		c.VerifyHealth, c.VerifyTLS = "/healthz", server
+		c.ExtraCA = []string{caFile}
 		c.Version = "v1.0.0"
 	}
 	host := sampleConfig(t, cli, dir, set)
@@ -129,8 +136,12 @@ func TestMultistageImage(t *testing.T) {
 		return progress.String()
 	}
 	buildImage()
-	if _, err := verify.Verify(context.Background(), multi, multi.Image, io.Discard, io.Discard); err != nil {
+	rep, err := verify.Verify(context.Background(), multi, multi.Image, io.Discard, io.Discard)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if tlsCheck := findCheck(rep, "TLS "+server); !tlsCheck.Pass || !strings.Contains(tlsCheck.Got, "root slimage multistage test CA") {
+		t.Errorf("the extra CA did not reach the multistage image: %+v", tlsCheck)
 	}
 	// The same image as the host mode's: files, modes, owners and config.
 	if h, m := imageFiles(t, cli, host.Image), imageFiles(t, cli, multi.Image); !reflect.DeepEqual(h, m) {
@@ -164,7 +175,7 @@ func TestMultistageImage(t *testing.T) {
 
 	// A failing step's own words reach the error.
 	t.Setenv("GOPROXY", "off")
-	_, err := build.Build(context.Background(), multi, io.Discard, io.Discard)
+	_, err = build.Build(context.Background(), multi, io.Discard, io.Discard)
 	testkit.ErrorMentions(t, err, "build image "+multi.Image, "github.com/google/uuid@v1.6.0: module lookup disabled by GOPROXY=off")
 }
 

@@ -13,6 +13,7 @@ import (
 
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/moby/go-archive"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 
@@ -66,6 +67,21 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	for _, f := range files {
 		ms.Copies = append(ms.Copies, f.Src+" "+f.Dst)
 	}
+	trust := out + ".ca.pem"
+	certs, replaces, err := stage.MultistageTrust(c)
+	if err != nil {
+		return nil, err
+	}
+	var keep []string
+	if certs != nil {
+		if err := atomicfile.Write(trust, certs, 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", trust, err)
+		}
+		ms.Trust, ms.TrustReplaces = ms.DockerfilePath+".ca.pem", replaces
+		keep = append(keep, ms.Trust)
+	} else {
+		os.Remove(trust) // from an earlier run with a CA setting
+	}
 	df, err := spec.RenderMultistage(ms)
 	if err != nil {
 		return nil, err
@@ -74,7 +90,7 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if err := atomicfile.Write(m.Dockerfile, df, 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", m.Dockerfile, err)
 	}
-	if err := atomicfile.Write(m.Ignore, spec.RenderDockerignore(filepath.ToSlash(relDist), ms.DockerfilePath), 0o644); err != nil {
+	if err := atomicfile.Write(m.Ignore, spec.RenderDockerignore(filepath.ToSlash(relDist), ms.DockerfilePath, keep...), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", m.Ignore, err)
 	}
 	return m, nil
@@ -117,9 +133,13 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 	set("VERSION", c.Version)
 	set("REVISION", l["org.opencontainers.image.revision"])
 	set("CREATED", l["org.opencontainers.image.created"])
+	auths, err := registryAuths()
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: %w", c.Image, err)
+	}
 	res, err := cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
 		Tags: []string{c.Image}, Dockerfile: m.Spec.DockerfilePath, BuildArgs: args,
-		Remove: true, ForceRemove: true, NetworkMode: "host",
+		Remove: true, ForceRemove: true, NetworkMode: "host", AuthConfigs: auths,
 	})
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %s", c.Image, daemon.FirstLine(err))
@@ -131,7 +151,7 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 			return Built{}, ctx.Err()
 		}
 		if _, inspectErr := cli.ImageInspect(ctx, c.GoImage); inspectErr != nil {
-			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, daemon.FirstLine(err))
+			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): log in to its registry (docker login), pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, daemon.FirstLine(err))
 		}
 		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", c.Image, daemon.FirstLine(err), lastOutput(tail), human.Path(m.Dockerfile))
 	}
@@ -162,4 +182,24 @@ func proxyArgs(daemonHost string) map[string]*string {
 		return explicit // Resolve already refused a config.json it cannot read
 	}
 	return cfg.ParseProxyConfig(daemonHost, explicit)
+}
+
+// registryAuths are the credentials the Docker CLI sends with a build, for
+// the daemon to pull the FROM images with: every registry in its
+// config.json, credential helpers and stores included.
+func registryAuths() (map[string]registry.AuthConfig, error) {
+	cfg, err := dockerconfig.Load(daemon.ConfigDir())
+	if err != nil {
+		return nil, fmt.Errorf("read the Docker CLI's configuration in %s: %s: fix or remove it", daemon.ConfigDir(), daemon.FirstLine(err))
+	}
+	creds, err := cfg.GetAllCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("read registry credentials from the Docker CLI's configuration in %s: %s: check its credential helpers (docker login works again once they do)", daemon.ConfigDir(), daemon.FirstLine(err))
+	}
+	auths := make(map[string]registry.AuthConfig, len(creds))
+	for host, a := range creds {
+		auths[host] = registry.AuthConfig{Username: a.Username, Password: a.Password, Auth: a.Auth,
+			ServerAddress: a.ServerAddress, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken}
+	}
+	return auths, nil
 }

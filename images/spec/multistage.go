@@ -11,12 +11,18 @@ import (
 // MultistageSpec is what the self-contained Dockerfile says: the scratch
 // image's Spec, plus how to build the binary inside Docker.
 type MultistageSpec struct {
-	Spec           Spec
-	GoImage        string   // the builder stage's image, golang:<version> by default
-	Main           string   // ./cmd/api
-	ModFlag        string   // -mod=readonly or -mod=vendor
-	VersionVar     string   // -X target, "" for none
-	NoGoSum        bool     // the module has no go.sum (no dependencies): copy go.mod alone
+	Spec       Spec
+	GoImage    string // the builder stage's image, golang:<version> by default
+	Main       string // ./cmd/api
+	ModFlag    string // -mod=readonly or -mod=vendor
+	VersionVar string // -X target, "" for none
+	NoGoSum    bool   // the module has no go.sum (no dependencies): copy go.mod alone
+	// Trust is the CA file slimage writes beside the Dockerfile (relative to
+	// the module root) from SLIMAGE_CA_BUNDLE or SLIMAGE_EXTRA_CA; "" keeps
+	// the builder image's bundle as it is. TrustReplaces: it is the whole
+	// bundle (SLIMAGE_CA_BUNDLE), not certificates to add.
+	Trust          string
+	TrustReplaces  bool
 	Copies         []string // run-time files, "src dst" from the build context
 	DockerfilePath string   // relative to the module root, for the header
 	IgnorePath     string
@@ -61,13 +67,16 @@ func RenderMultistage(s MultistageSpec) ([]byte, error) {
 // RenderDockerignore keeps the build context to what the build reads: no
 // outputs, no VCS data, no test artefacts. The Dockerfile itself must stay
 // in, even when it lives under an ignored folder.
-func RenderDockerignore(dist, dockerfile string) []byte {
+func RenderDockerignore(dist, dockerfile string, keep ...string) []byte {
 	lines := []string{
 		"# Written by slimage: the build context is the module root minus these.",
 		"/" + strings.TrimSuffix(dist, "/") + "/",
 		".git/", ".github/", ".ci/", "**/testdata/", "**/*_test.go", "**/.DS_Store", "**/*.swp",
 		".idea/", ".vscode/", "coverage.out", "*.test",
 		"!" + dockerfile,
+	}
+	for _, k := range keep {
+		lines = append(lines, "!"+k)
 	}
 	return []byte(strings.Join(lines, "\n") + "\n")
 }

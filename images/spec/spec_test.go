@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/slimage/slimage/images/spec"
@@ -89,4 +90,20 @@ func TestRenderMultistage(t *testing.T) {
 	}
 	golden(t, "multistage.Dockerfile", got)
 	golden(t, "multistage.dockerignore", spec.RenderDockerignore("dist", ms.DockerfilePath))
+
+	// The CA settings: a file beside the Dockerfile, the whole bundle or
+	// certificates added to the builder's; a module without go.sum.
+	ms.Trust, ms.TrustReplaces, ms.NoGoSum = ms.DockerfilePath+".ca.pem", false, true
+	if got, err = spec.RenderMultistage(ms); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "multistage-extra-ca.Dockerfile", got)
+	golden(t, "multistage-extra-ca.dockerignore", spec.RenderDockerignore("dist", ms.DockerfilePath, ms.Trust))
+	ms.TrustReplaces = true
+	if got, err = spec.RenderMultistage(ms); err != nil {
+		t.Fatal(err)
+	}
+	if want := "\nCOPY dist/image/Dockerfile.multistage.ca.pem /rootfs/etc/ssl/certs/ca-certificates.crt\nWORKDIR /src\n"; !strings.Contains(string(got), want) {
+		t.Errorf("SLIMAGE_CA_BUNDLE does not replace the builder's bundle; want %q in:\n%s", want, got)
+	}
 }

@@ -395,6 +395,19 @@ func caBundle(explicit string, extra []string) ([]byte, error) {
 	if n := countCerts(bundle); n == 0 {
 		return nil, fmt.Errorf("stage image: CA bundle %s holds no PEM certificate: set SLIMAGE_CA_BUNDLE to a PEM bundle", from)
 	}
+	more, err := extraCerts(extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(more) > 0 && len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
+		bundle = append(bundle, '\n')
+	}
+	return append(bundle, more...), nil
+}
+
+// extraCerts reads and checks the SLIMAGE_EXTRA_CA files, one after another.
+func extraCerts(extra []string) ([]byte, error) {
+	var certs []byte
 	for _, p := range extra {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -403,12 +416,29 @@ func caBundle(explicit string, extra []string) ([]byte, error) {
 		if err := checkPEMCerts(data); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give PEM-encoded CA certificates (-----BEGIN CERTIFICATE-----)", p, err)
 		}
-		if len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
-			bundle = append(bundle, '\n')
+		if len(certs) > 0 && certs[len(certs)-1] != '\n' {
+			certs = append(certs, '\n')
 		}
-		bundle = append(bundle, data...)
+		certs = append(certs, data...)
 	}
-	return bundle, nil
+	return certs, nil
+}
+
+// MultistageTrust is what the settings give the multistage image's CA
+// bundle, which otherwise is the builder image's: with SLIMAGE_CA_BUNDLE
+// the whole bundle (its extra certificates appended), replacing the
+// builder's; with SLIMAGE_EXTRA_CA alone, the certificates to append to the
+// builder's; nil when neither is set.
+func MultistageTrust(c *config.Config) (certs []byte, replaces bool, err error) {
+	switch {
+	case c.CABundle != "":
+		certs, err = caBundle(c.CABundle, c.ExtraCA)
+		return certs, true, err
+	case len(c.ExtraCA) > 0:
+		certs, err = extraCerts(c.ExtraCA)
+		return certs, false, err
+	}
+	return nil, false, nil
 }
 
 func countCerts(data []byte) int {
