@@ -2,14 +2,19 @@ package targets_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/slimage/slimage/internal/testkit"
 )
@@ -161,4 +166,91 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 			t.Errorf("the error does not name the context and the fix; want %q in:\n%s", want, out)
 		}
 	})
+}
+
+// podmanService starts Podman's Docker-compatible API on a socket of the
+// test's own and returns its DOCKER_HOST. Inside a container sandbox
+// Podman's containers need ulimits no higher than the service's own (see
+// DESIGN.md), given in a containers.conf of the test's.
+func podmanService(t *testing.T) string {
+	t.Helper()
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		testkit.Unavailable(t, "podman is missing", "apt-get install podman; .ci/run does")
+	}
+	dir, err := os.MkdirTemp("", "slimage-podman-") // short: a socket path
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	nofile, nproc := rlimit(syscall.RLIMIT_NOFILE, 20000), rlimit(6 /* RLIMIT_NPROC */, 32768)
+	conf := filepath.Join(dir, "containers.conf")
+	testkit.WriteFiles(t, dir, map[string]string{"containers.conf": fmt.Sprintf(
+		"[containers]\ndefault_ulimits = [\"nofile=%d:%d\", \"nproc=%d:%d\"]\n", nofile, nofile, nproc, nproc)})
+	socket := filepath.Join(dir, "podman.sock")
+	cmd := exec.Command(podman, "system", "service", "--time=0", "unix://"+socket)
+	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ping := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}, Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if res, err := ping.Get("http://podman/_ping"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return "unix://" + socket
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("podman system service did not answer on %s within 30s:\n%s", socket, log.String())
+		}
+	}
+}
+
+// rlimit is the soft limit of resource r, at most max.
+func rlimit(r int, max uint64) uint64 {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(r, &l); err == nil && l.Cur < max {
+		return l.Cur
+	}
+	return max
+}
+
+// Podman serves the Docker Engine API: the sample's image is built by it
+// (Docker's builder path), assembled and loaded for two platforms (the OCI
+// path), and every verify check passes in its containers.
+func TestPodman(t *testing.T) {
+	magefile := compiledMagefile(t)
+	host := podmanService(t)
+	ref := "slimage-test/hello:podman"
+	t.Cleanup(func() {
+		for _, r := range []string{ref, ref + "-oci", ref + "-oci-linux_arm64"} {
+			exec.Command("podman", "rmi", "-f", r).Run()
+		}
+	})
+	run := func(env []string, args ...string) string {
+		t.Helper()
+		cmd := repoMage(t, magefile, append([]string{"DOCKER_HOST=" + host}, env...), args...)
+		cmd.Path = magefile
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mage %s through Podman: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	out := run([]string{"SLIMAGE_IMAGE=" + ref}, "-v", "image", "verify")
+	if !strings.Contains(out, "engine "+host+" (DOCKER_HOST)") || !strings.Contains(out, "verify "+ref+" linux/amd64") {
+		t.Errorf("the Docker builder path did not go through Podman:\n%s", out)
+	}
+	out = run([]string{"SLIMAGE_IMAGE=" + ref + "-oci", "SLIMAGE_BUILDER=oci", "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64"}, "verify")
+	for _, want := range []string{"verify " + ref + "-oci linux/amd64", "verify " + ref + "-oci-linux_arm64 linux/arm64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the OCI path's output:\n%s", want, out)
+		}
+	}
 }
