@@ -254,3 +254,36 @@ func TestPodman(t *testing.T) {
 		}
 	}
 }
+
+// An ssh:// engine is reached through the Docker CLI's ssh helper (ssh
+// <host> docker system dial-stdio); verify's containers (testcontainers-go)
+// go through a local relay of it, and the probe is copied into them, since
+// a remote engine cannot mount this machine's files. ssh here is a
+// stand-in that runs dial-stdio against the local daemon.
+func TestEngineOverSSH(t *testing.T) {
+	magefile := compiledMagefile(t)
+	local := os.Getenv("DOCKER_HOST")
+	if local == "" {
+		local = "unix:///var/run/docker.sock"
+	}
+	bin := t.TempDir()
+	ssh := filepath.Join(bin, "ssh")
+	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nDOCKER_HOST='"+local+"' exec docker system dial-stdio\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	relaysBefore, _ := filepath.Glob(filepath.Join(os.TempDir(), "slimage-engine-*"))
+	ref := "slimage-test/hello:ssh"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	cmd := repoMage(t, magefile, []string{"DOCKER_HOST=ssh://slimage@engine.invalid", "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "SLIMAGE_IMAGE=" + ref}, "-v", "image", "verify")
+	cmd.Path = magefile
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mage image verify over ssh: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "engine ssh://slimage@engine.invalid (DOCKER_HOST)") || !strings.Contains(string(out), "verify "+ref+" ") {
+		t.Errorf("image and verify did not go over ssh:\n%s", out)
+	}
+	if relaysAfter, _ := filepath.Glob(filepath.Join(os.TempDir(), "slimage-engine-*")); len(relaysAfter) > len(relaysBefore) {
+		t.Errorf("the ssh relay's folder was left behind: %v", relaysAfter)
+	}
+}
