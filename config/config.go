@@ -719,6 +719,13 @@ func (c *Config) resolveBuilder() error {
 
 // resolveMultistage checks the Dockerfile mode and derives the builder
 // image from go.mod: the toolchain line's version if any, else the go line's.
+func itOrThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
 func (c *Config) resolveMultistage() error {
 	switch c.DockerfileMode {
 	case "host", "":
@@ -729,7 +736,22 @@ func (c *Config) resolveMultistage() error {
 		return fmt.Errorf("check SLIMAGE_DOCKERFILE_MODE: %q is not host or multistage", c.DockerfileMode)
 	}
 	if c.Builder != "docker" {
-		return fmt.Errorf("check SLIMAGE_DOCKERFILE_MODE: multistage builds with Docker's builder, for the host platform %s only: drop SLIMAGE_PLATFORMS, SLIMAGE_PUSH and SLIMAGE_BUILDER=oci, or use the host mode", c.HostPlatform())
+		// Name what multistage cannot honour, never drop it silently.
+		var cannot []string
+		if len(c.Platforms) != 1 || c.Platforms[0] != c.HostPlatform() {
+			ps := make([]string, len(c.Platforms))
+			for i, p := range c.Platforms {
+				ps[i] = p.String()
+			}
+			cannot = append(cannot, "SLIMAGE_PLATFORMS="+strings.Join(ps, ","))
+		}
+		if c.Push != "" {
+			cannot = append(cannot, "SLIMAGE_PUSH="+c.Push)
+		}
+		if len(cannot) == 0 {
+			cannot = append(cannot, "SLIMAGE_BUILDER="+c.Builder)
+		}
+		return fmt.Errorf("check SLIMAGE_DOCKERFILE_MODE: multistage cannot honour %s (it builds with Docker's builder, for the host platform %s only): drop %s, or use the host mode", strings.Join(cannot, " and "), c.HostPlatform(), itOrThem(len(cannot)))
 	}
 	if c.GoImage == "" {
 		v := strings.TrimPrefix(c.Module.Toolchain, "go")
