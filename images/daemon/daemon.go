@@ -32,6 +32,11 @@ func Connect(ctx context.Context, progress io.Writer) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return connect(ctx, eps, progress)
+}
+
+// connect returns a client for the first of eps that answers.
+func connect(ctx context.Context, eps []Endpoint, progress io.Writer) (*client.Client, error) {
 	var tried []string
 	for _, ep := range eps {
 		cli, err := client.New(append(ep.opts, client.WithAPIVersionNegotiation())...)
