@@ -141,8 +141,11 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 				t.Errorf("no %s ...%s went through the context's engine", req[0], req[1])
 			}
 		}
-		if !proxy.Contains("User-Agent: tc-go/") {
+		if !proxy.Contains("User-Agent: tc-go/") || !strings.Contains(out, "Resolved Docker Host: unix://"+proxy.socket) {
 			t.Error("testcontainers-go's requests did not go through the context's engine")
+		}
+		if strings.Contains(out, "/var/run/docker.sock") {
+			t.Errorf("the default socket was named:\n%s", out)
 		}
 	})
 	t.Run("DOCKER_CONTEXT", func(t *testing.T) {
