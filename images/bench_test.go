@@ -185,3 +185,36 @@ func BenchmarkOCIBuild(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAttest is what the SBOM and the provenance add to every `mage
+// image`, no-op or not: reading the binary's build information, hashing it
+// and the staged files, asking git whether the checkout is clean, and
+// writing both documents.
+func BenchmarkAttest(b *testing.B) {
+	cli, err := daemon.Connect(context.Background(), io.Discard)
+	if err != nil {
+		b.Skipf("Docker is unreachable: %v", err)
+	}
+	defer cli.Close()
+	testkit.HermeticGo(b)
+	dir := testkit.CopySample(b, "hello")
+	c, err := config.Load(context.Background(), []func(*config.Config){func(c *config.Config) {
+		c.Dir, c.Dist, c.Version, c.Image = dir, filepath.Join(dir, "dist"), "bench", "slimage-bench/hello:attest"
+	}}, nil, func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { exec.Command("docker", "rmi", "-f", c.Image).Run() })
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	built, err := build.For(c).Build(context.Background(), c, io.Discard, io.Discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := build.Attest(c, built[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,13 +3,17 @@ module github.com/slimage/slimage/images
 go 1.26.0
 
 require (
+	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/docker/cli v29.7.2+incompatible
 	github.com/google/go-containerregistry v0.22.1
+	github.com/in-toto/attestation v1.2.0
 	github.com/moby/go-archive v0.3.3
 	github.com/moby/moby/api v1.56.1
 	github.com/moby/moby/client v0.6.2
+	github.com/package-url/packageurl-go v0.1.7
 	github.com/slimage/slimage v0.0.0-00010101000000-000000000000
 	github.com/testcontainers/testcontainers-go v0.45.0
+	google.golang.org/protobuf v1.36.11
 )
 
 require (

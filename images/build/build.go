@@ -52,9 +52,26 @@ func For(c *config.Config) Builder {
 	return builders[name]
 }
 
-// Build makes c's images with the builder For picks.
+// Build makes c's images with the builder For picks, then writes each
+// platform's SBOM and provenance (see Attest). The multistage mode has no
+// binary on this machine to describe: it says so.
 func Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	return For(c).Build(ctx, c, progress, out)
+	built, err := For(c).Build(ctx, c, progress, out)
+	if err != nil {
+		return built, err
+	}
+	if c.DockerfileMode == "multistage" {
+		fmt.Fprintln(out, "sbom: none in the multistage mode (the binary is built inside Docker); the host mode writes an SBOM and provenance per platform")
+		return built, nil
+	}
+	for _, b := range built {
+		a, err := Attest(c, b)
+		if err != nil {
+			return built, err
+		}
+		printAttestation(out, a)
+	}
+	return built, nil
 }
 
 // Tags are the local tags of c's images, by platform: what Build tags, and

@@ -1,0 +1,172 @@
+package build
+
+import (
+	"crypto/sha256"
+	"debug/buildinfo"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/provenance"
+	"github.com/slimage/slimage/images/sbom"
+	"github.com/slimage/slimage/images/stage"
+	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/human"
+)
+
+// Attestation is one platform's SBOM and provenance, written under
+// <dist>/sbom.
+type Attestation struct {
+	Platform         config.Platform
+	SBOM, Provenance string // paths
+}
+
+// AttestationPaths are where Attest writes p's documents.
+func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenancePath string) {
+	base := filepath.Join(c.Dist, "sbom", p.DistDir())
+	return base + ".cdx.json", base + ".provenance.json"
+}
+
+// Attest writes the SBOM of b's binary and the provenance of b, the image
+// built from the context staged for its platform. Both depend only on the
+// sources and settings (their time is the image's created time), so the
+// same commit gives the same bytes.
+func Attest(c *config.Config, b Built) (Attestation, error) {
+	p := b.Platform
+	bin := gobuild.OutputPath(c, p)
+	created := time.Unix(0, 0)
+	if t, err := time.Parse(time.RFC3339, stage.Labels(c)["org.opencontainers.image.created"]); err == nil {
+		created = t
+	}
+	version := engineVersion()
+	bom, err := sbom.ForBinary(bin, p, created, "slimage "+version)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("sbom %s: %w", p, err)
+	}
+	bomJSON, err := sbom.Encode(bom)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("sbom %s: %w", p, err)
+	}
+	binSum, err := fileSHA256(bin)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+	}
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+	}
+	materials, err := materials(c, stage.Dir(c, p))
+	if err != nil {
+		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+	}
+	pb := provenance.Build{
+		Subjects: []provenance.Artifact{
+			{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")},
+			{Name: "/app/" + filepath.Base(bin), SHA256: binSum},
+		},
+		Builder: version, Repository: c.Git.Origin, Commit: c.Git.Revision, Dirty: dirty(c, bi),
+		Module: c.Module.Path, Main: c.Main, Platform: p.String(),
+		Flags: append(gobuild.Flags(c), c.Main), Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...),
+		GoVersion: bi.GoVersion, Materials: materials,
+	}
+	provJSON, err := provenance.Statement(pb)
+	if err != nil {
+		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+	}
+	a := Attestation{Platform: p}
+	a.SBOM, a.Provenance = AttestationPaths(c, p)
+	for path, data := range map[string][]byte{a.SBOM: bomJSON, a.Provenance: provJSON} {
+		if err := atomicfile.Write(path, data, 0o644); err != nil {
+			return Attestation{}, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return a, nil
+}
+
+func printAttestation(out io.Writer, a Attestation) {
+	fmt.Fprintf(out, "sbom %s  %s  provenance %s\n", a.Platform, human.Path(a.SBOM), human.Path(a.Provenance))
+}
+
+// materials are what went into the image besides the binary: go.sum (which
+// pins every module the binary links) and each file of the staged root
+// file system (the CA bundle, the zones, the users, the run-time files).
+func materials(c *config.Config, contextDir string) ([]provenance.Artifact, error) {
+	var out []provenance.Artifact
+	if sum, err := fileSHA256(filepath.Join(c.Dir, "go.sum")); err == nil {
+		out = append(out, provenance.Artifact{Name: "go.sum", SHA256: sum})
+	}
+	rootfs := filepath.Join(contextDir, "rootfs")
+	err := filepath.WalkDir(rootfs, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(rootfs, p)
+		out = append(out, provenance.Artifact{Name: "/" + filepath.ToSlash(rel), SHA256: sum})
+		return nil
+	})
+	return out, err
+}
+
+// dirty says whether the checkout had changes not committed: the go
+// command's own stamp when it made one, else git's status; nil outside git.
+func dirty(c *config.Config, bi *debug.BuildInfo) *bool {
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.modified" {
+			d := s.Value == "true"
+			return &d
+		}
+	}
+	if c.Git.Revision == "" {
+		return nil
+	}
+	out, err := exec.Command("git", "-C", c.Dir, "status", "--porcelain").Output()
+	if err != nil {
+		return nil
+	}
+	d := len(strings.TrimSpace(string(out))) > 0
+	return &d
+}
+
+// engineVersion is the slimage release this engine belongs to, "(devel)"
+// when built from a folder.
+func engineVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/slimage/slimage" {
+				if d.Replace != nil && d.Replace.Version != "" {
+					return d.Replace.Version
+				}
+				if d.Version != "" {
+					return d.Version
+				}
+			}
+		}
+	}
+	return "(devel)"
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
