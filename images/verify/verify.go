@@ -39,6 +39,7 @@ type Check = report.Check
 type Report struct {
 	Image    string         `json:"image"`
 	Platform string         `json:"platform"`
+	Size     int64          `json:"size"` // the image's, as the engine reports it
 	Passed   bool           `json:"passed"`
 	Checks   []Check        `json:"checks"`
 	Probe    *report.Report `json:"probe,omitempty"`
@@ -130,7 +131,7 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 	tclog.SetDefault(r.s.logger)
 	removeOrphans(cli)
 
-	rep = &Report{Image: ref, Platform: r.p.String()}
+	rep = &Report{Image: ref, Platform: r.p.String(), Size: img.Size}
 	rep.Checks, rep.Probe, err = r.checks(ctx)
 	terminate(r.app)
 	r.s.close(ctx.Err() != nil)

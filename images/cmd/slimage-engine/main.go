@@ -74,21 +74,41 @@ func run(ctx context.Context, args []string) error {
 		return err
 	case step == "verify" && len(args) == 1 && doc.Resolved:
 		// Every platform is verified, and every failure reported, before failing.
-		var failed []string
+		var runs []verify.Run
 		for _, t := range build.Tags(c) {
-			if _, err := verify.Verify(ctx, c, t.Ref, progress, os.Stdout); err != nil {
-				failed = append(failed, err.Error())
-			}
+			rep, err := verify.Verify(ctx, c, t.Ref, progress, os.Stdout)
+			runs = append(runs, verify.Run{Image: t.Ref, Platform: t.Platform.String(), Report: rep, Err: err})
 		}
-		if len(failed) > 0 {
-			return errors.New(strings.Join(failed, "; "))
-		}
-		return nil
+		return reportRuns(ctx, c, runs)
 	case step == "verify-image" && len(args) == 2:
-		_, err := verify.External(ctx, c, args[1], progress, os.Stdout)
-		return err
+		rep, err := verify.External(ctx, c, args[1], progress, os.Stdout)
+		r := verify.Run{Image: args[1], Report: rep, Err: err}
+		if rep != nil {
+			r.Platform = rep.Platform
+		}
+		return reportRuns(ctx, c, []verify.Run{r})
 	}
 	return fmt.Errorf("slimage-engine: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", args)
+}
+
+// reportRuns writes the CI reports of a verify (unless it was interrupted)
+// and fails with every run's error.
+func reportRuns(ctx context.Context, c *config.Config, runs []verify.Run) error {
+	var failed []string
+	for _, r := range runs {
+		if r.Err != nil {
+			failed = append(failed, r.Err.Error())
+		}
+	}
+	if ctx.Err() == nil {
+		if err := verify.WriteCIReports(c.Dist, runs, os.Stdout); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
 }
 
 // checkSameRelease refuses to run for a front of another release. The
