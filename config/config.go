@@ -56,6 +56,11 @@ type Config struct {
 	Ports    []string // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
 	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
 	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
+	// SLIMAGE_LABELS: more image labels, comma-separated key=value. A key
+	// slimage sets itself (SlimageLabels) is refused there; key:=value (or
+	// LabelOverrides) says that yours wins.
+	Labels         map[string]string
+	LabelOverrides map[string]string
 	Builder  string   // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
 	// SLIMAGE_DOCKERFILE_MODE: host (the binary is built here and copied in)
 	// or multistage (a self-contained Dockerfile that builds inside Docker).
@@ -112,7 +117,7 @@ func Default() *Config {
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
 	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
-	"SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
+	"SLIMAGE_LABELS", "SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
 	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT"}
 
@@ -164,6 +169,10 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Args = strings.Fields(v)
 		case "SLIMAGE_FILES":
 			c.Files = splitList(v, ",")
+		case "SLIMAGE_LABELS":
+			if err := c.parseLabels(v); err != nil {
+				return err
+			}
 		case "SLIMAGE_BUILDER":
 			c.Builder = v
 		case "SLIMAGE_PUSH":
@@ -549,6 +558,7 @@ func (c *Config) String() string {
 	row("SLIMAGE_PORTS", strings.Join(c.Ports, ","), "")
 	row("SLIMAGE_ARGS", strings.Join(c.Args, " "), "")
 	row("SLIMAGE_FILES", strings.Join(c.Files, ","), "")
+	row("SLIMAGE_LABELS", strings.Trim(labelList(c.Labels, "=")+","+labelList(c.LabelOverrides, ":="), ","), "")
 	row("SLIMAGE_BUILDER", c.Builder, "")
 	row("SLIMAGE_PUSH", c.Push, "")
 	row("SLIMAGE_DOCKERFILE_MODE", c.DockerfileMode, "")
@@ -652,6 +662,9 @@ func (c *Config) resolveImage() error {
 		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
 			return fmt.Errorf("check SLIMAGE_FILES: %q is not src:dst: write e.g. conf.yaml:/app/conf.yaml (src in the module, dst absolute in the image)", f)
 		}
+	}
+	if err := c.checkLabels(); err != nil {
+		return err
 	}
 	if err := c.resolveBuilder(); err != nil {
 		return err
@@ -843,4 +856,64 @@ func (c *Config) checkVerify() error {
 		}
 	}
 	return nil
+}
+
+// SlimageLabels are the labels slimage sets on every image (see the
+// README); com.github.slimage.* keys are slimage's too.
+var SlimageLabels = map[string]string{
+	"org.opencontainers.image.title":    "the binary's name",
+	"org.opencontainers.image.version":  "SLIMAGE_VERSION",
+	"org.opencontainers.image.revision": "the commit",
+	"org.opencontainers.image.source":   "git's origin, or the module path",
+	"org.opencontainers.image.created":  "the commit time, or SOURCE_DATE_EPOCH",
+}
+
+// parseLabels reads SLIMAGE_LABELS: key=value adds a label, key:=value
+// replaces one slimage sets.
+func (c *Config) parseLabels(v string) error {
+	for _, item := range splitList(v, ",") {
+		into := &c.Labels
+		k, val, ok := strings.Cut(item, ":=")
+		if ok {
+			into = &c.LabelOverrides
+		} else if k, val, ok = strings.Cut(item, "="); !ok {
+			return fmt.Errorf("check SLIMAGE_LABELS: %q is not key=value: write e.g. com.example.team=payments", item)
+		}
+		if *into == nil {
+			*into = map[string]string{}
+		}
+		(*into)[strings.TrimSpace(k)] = val
+	}
+	return nil
+}
+
+// checkLabels refuses an empty or spaced key, and a key slimage sets itself
+// unless the user said theirs wins.
+func (c *Config) checkLabels() error {
+	for _, m := range []map[string]string{c.Labels, c.LabelOverrides} {
+		for k := range m {
+			if k == "" || strings.ContainsAny(k, " \t=,") {
+				return fmt.Errorf("check SLIMAGE_LABELS: %q is not a label key: write a reverse-DNS name such as com.example.team", k)
+			}
+			if strings.HasPrefix(k, "com.github.slimage.") {
+				return fmt.Errorf("check SLIMAGE_LABELS: %s is slimage's own (com.github.slimage.*): choose another key", k)
+			}
+		}
+	}
+	for k, v := range c.Labels {
+		if from, ok := SlimageLabels[k]; ok {
+			return fmt.Errorf("check SLIMAGE_LABELS: slimage sets %s itself (from %s): write %s:=%s to have yours win, or drop it", k, from, k, v)
+		}
+	}
+	return nil
+}
+
+// labelList shows labels as SLIMAGE_LABELS spells them, sorted.
+func labelList(m map[string]string, sep string) string {
+	var items []string
+	for k, v := range m {
+		items = append(items, k+sep+v)
+	}
+	sort.Strings(items)
+	return strings.Join(items, ",")
 }

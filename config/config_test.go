@@ -147,6 +147,12 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_VERSION_VAR", "importpath.name"}},
 		{"docker builder for a foreign platform", mod, map[string]string{"SLIMAGE_BUILDER": "docker", "SLIMAGE_PLATFORMS": "linux/s390x"},
 			[]string{"SLIMAGE_BUILDER", "linux/s390x", "SLIMAGE_BUILDER=oci"}},
+		{"a label slimage sets", mod, map[string]string{"SLIMAGE_LABELS": "com.example.team=payments,org.opencontainers.image.source=https://github.com/acme/shop"},
+			[]string{"SLIMAGE_LABELS", "slimage sets org.opencontainers.image.source itself", "org.opencontainers.image.source:=https://github.com/acme/shop"}},
+		{"a label without a value", mod, map[string]string{"SLIMAGE_LABELS": "team"},
+			[]string{"SLIMAGE_LABELS", `"team" is not key=value`}},
+		{"a label of slimage's own", mod, map[string]string{"SLIMAGE_LABELS": "com.github.slimage.context=x"},
+			[]string{"SLIMAGE_LABELS", "slimage's own"}},
 		{"unknown Dockerfile mode", mod, map[string]string{"SLIMAGE_DOCKERFILE_MODE": "buildkit"},
 			[]string{"SLIMAGE_DOCKERFILE_MODE", `"buildkit"`}},
 		{"multistage for several platforms", mod, map[string]string{"SLIMAGE_DOCKERFILE_MODE": "multistage", "SLIMAGE_PLATFORMS": "linux/amd64,linux/arm64"},
@@ -264,4 +270,23 @@ func TestLoadSettingsNeedsNoModule(t *testing.T) {
 	}
 	_, err = config.LoadSettings(nil, nil, lookupFrom(map[string]string{"SLIMAGE_VERIFY_GRACE": "soon"}))
 	testkit.ErrorMentions(t, err, "SLIMAGE_VERIFY_GRACE", `"soon"`)
+}
+
+// SLIMAGE_LABELS adds labels; key:= says the user's value wins over one
+// slimage sets.
+func TestLabels(t *testing.T) {
+	dir := t.TempDir()
+	testkit.WriteFiles(t, dir, map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo})
+	env := map[string]string{"SLIMAGE_DIR": dir,
+		"SLIMAGE_LABELS": "com.example.team=payments, com.example.tier=1,org.opencontainers.image.source:=https://github.com/acme/shop"}
+	c, err := config.Load(context.Background(), nil, nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Labels["com.example.team"] != "payments" || c.Labels["com.example.tier"] != "1" || len(c.Labels) != 2 {
+		t.Errorf("labels %v", c.Labels)
+	}
+	if c.LabelOverrides["org.opencontainers.image.source"] != "https://github.com/acme/shop" || len(c.LabelOverrides) != 1 {
+		t.Errorf("overrides %v", c.LabelOverrides)
+	}
 }

@@ -30,6 +30,13 @@ func fillAll(t *testing.T, v reflect.Value, path string) {
 			fillAll(t, s.Index(i), path)
 		}
 		v.Set(s)
+	case reflect.Map:
+		m := reflect.MakeMap(v.Type())
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fillAll(t, k, path+"-key")
+		fillAll(t, e, path)
+		m.SetMapIndex(k, e)
+		v.Set(m)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if f := v.Type().Field(i); f.IsExported() {

@@ -196,15 +196,43 @@ func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("build image %s %s: %w", c.Image, p, err)
 		}
+		img = mutate.Annotations(img, standardAnnotations(sc.Spec.Labels)).(v1.Image)
 		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc})
+		entry := map[string]string{ContextLabel: sc.Digest}
+		if tag := refTag(c.Image); tag != "" {
+			entry["org.opencontainers.image.ref.name"] = tag
+		}
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
 			MediaType:   types.OCIManifestSchema1,
 			Platform:    &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
-			Annotations: map[string]string{ContextLabel: sc.Digest},
+			Annotations: entry,
 		}})
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	idx = mutate.Annotations(idx, standardAnnotations(contexts[0].Spec.Labels)).(v1.ImageIndex)
 	return idx, imgs, nil
+}
+
+// standardAnnotations are the labels under org.opencontainers.image.*,
+// which the OCI path also sets as annotations on each manifest and on the
+// index, where registries and tools look for them.
+func standardAnnotations(labels map[string]string) map[string]string {
+	a := map[string]string{}
+	for k, v := range labels {
+		if strings.HasPrefix(k, "org.opencontainers.image.") {
+			a[k] = v
+		}
+	}
+	return a
+}
+
+// refTag is the tag of an image reference ("v1.2.3" of "acme/api:v1.2.3"),
+// the layout's org.opencontainers.image.ref.name for its entries.
+func refTag(ref string) string {
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		return ref[i+1:]
+	}
+	return ""
 }
 
 // reuseLayout returns the index at dir when it holds, platform for

@@ -540,6 +540,13 @@ func Labels(c *config.Config) map[string]string {
 	if ok {
 		l["org.opencontainers.image.created"] = time.Unix(created, 0).UTC().Format(time.RFC3339)
 	}
+	// The user's: config refused any key of slimage's they did not say
+	// should win.
+	for _, m := range []map[string]string{c.Labels, c.LabelOverrides} {
+		for k, v := range m {
+			l[k] = v
+		}
+	}
 	return l
 }
 
