@@ -61,7 +61,7 @@ type Config struct {
 	// LabelOverrides) says that yours wins.
 	Labels         map[string]string
 	LabelOverrides map[string]string
-	Builder  string   // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
+	Builder        string // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
 	// SLIMAGE_DOCKERFILE_MODE: host (the binary is built here and copied in)
 	// or multistage (a self-contained Dockerfile that builds inside Docker).
 	DockerfileMode string
