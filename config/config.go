@@ -78,6 +78,9 @@ type Config struct {
 	VerifyStop     time.Duration // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
 	VerifyNonroot  bool          // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
 
+	VulnDB    string   // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
+	VulnAllow []string // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
+
 	// Filled by Resolve from go.mod, git and the go command; not settings.
 	Git      Git // the checkout's facts, read once for the image's labels
 	Module   Module
@@ -119,7 +122,7 @@ var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE
 	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
 	"SLIMAGE_LABELS", "SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
-	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT"}
+	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT", "SLIMAGE_VULN_DB", "SLIMAGE_VULN_ALLOW"}
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
 // (os.LookupEnv in real use). A variable set to "" counts only for
@@ -194,6 +197,10 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			}
 			*map[string]*time.Duration{"SLIMAGE_VERIFY_TIMEOUT": &c.VerifyTimeout, "SLIMAGE_VERIFY_GRACE": &c.VerifyGrace,
 				"SLIMAGE_VERIFY_SETTLE": &c.VerifySettle, "SLIMAGE_VERIFY_STOP": &c.VerifyStop}[name] = d
+		case "SLIMAGE_VULN_DB":
+			c.VulnDB = v
+		case "SLIMAGE_VULN_ALLOW":
+			c.VulnAllow = splitList(v, ",")
 		case "SLIMAGE_VERIFY_NONROOT":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -572,6 +579,8 @@ func (c *Config) String() string {
 	row("SLIMAGE_VERIFY_SETTLE", c.VerifySettle.String(), "")
 	row("SLIMAGE_VERIFY_STOP", c.VerifyStop.String(), "")
 	row("SLIMAGE_VERIFY_NONROOT", strconv.FormatBool(c.VerifyNonroot), "")
+	row("SLIMAGE_VULN_DB", c.VulnDB, "")
+	row("SLIMAGE_VULN_ALLOW", strings.Join(c.VulnAllow, ","), "")
 	return b.String()
 }
 
@@ -829,6 +838,11 @@ func (c *Config) AllZones() bool { return len(c.Zones) == 1 && c.Zones[0] == "al
 // checkVerify checks the verify settings that need no module, so a wrong
 // one stops the run before anything is built or started.
 func (c *Config) checkVerify() error {
+	if c.VulnDB != "" {
+		if u, err := url.Parse(c.VulnDB); err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file") {
+			return fmt.Errorf("check SLIMAGE_VULN_DB: %q is not an https:// or file:// URL: point it at a vulnerability database (a mirror of https://vuln.go.dev, or file:///path/to/a/copy)", c.VulnDB)
+		}
+	}
 	if t := strings.TrimSpace(c.VerifyTLS); t != "" && t != "off" {
 		for _, u := range strings.Split(t, ",") {
 			u = strings.TrimSpace(u)

@@ -161,6 +161,17 @@ func Verify(ctx context.Context) error {
 	return runEngine(ctx, c, "verify")
 }
 
+// Vulncheck checks each built binary for known vulnerabilities it reaches
+// (govulncheck), and fails on any not listed in SLIMAGE_VULN_ALLOW.
+func Vulncheck(ctx context.Context) error {
+	mg.CtxDeps(ctx, Build)
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	return runEngine(ctx, c, "vulncheck")
+}
+
 // VerifyImage runs verify's checks on an image already in the local Docker,
 // built anywhere: mage verifyImage myapp:1.2.3.
 func VerifyImage(ctx context.Context, ref string) error {

@@ -5,6 +5,7 @@
 //	slimage-engine image                build (and load) the image
 //	slimage-engine verify               verify every platform's image
 //	slimage-engine verify-image <ref>   verify an image built elsewhere
+//	slimage-engine vulncheck            check the built binaries for reachable vulnerabilities
 //	slimage-engine version              print the engine's module versions
 //
 // The configuration comes resolved from the front, as JSON in
@@ -30,6 +31,7 @@ import (
 	"github.com/slimage/slimage/images/build"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/verify"
+	"github.com/slimage/slimage/images/vulncheck"
 )
 
 func main() {
@@ -49,7 +51,7 @@ func run(ctx context.Context, args []string) error {
 		return nil
 	}
 	if len(args) == 0 {
-		return errors.New("slimage-engine: no step: run image, verify, verify-image <ref> or version (the mage targets start it for you)")
+		return errors.New("slimage-engine: no step: run image, verify, verify-image <ref>, vulncheck or version (the mage targets start it for you)")
 	}
 	data, ok := os.LookupEnv(config.EngineConfigVar)
 	if !ok {
@@ -80,6 +82,8 @@ func run(ctx context.Context, args []string) error {
 			runs = append(runs, verify.Run{Image: t.Ref, Platform: t.Platform.String(), Report: rep, Err: err})
 		}
 		return reportRuns(ctx, c, runs)
+	case step == "vulncheck" && len(args) == 1 && doc.Resolved:
+		return vulncheck.Check(ctx, c, os.Stdout)
 	case step == "verify-image" && len(args) == 2:
 		rep, err := verify.External(ctx, c, args[1], progress, os.Stdout)
 		r := verify.Run{Image: args[1], Report: rep, Err: err}

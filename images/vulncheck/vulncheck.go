@@ -1,0 +1,185 @@
+// Package vulncheck checks built binaries for known vulnerabilities with
+// govulncheck, through golang.org/x/vuln's own Go API: the Go team's
+// answer to the standard-library advisories that image scanners miss.
+package vulncheck
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/vuln/scan"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/human"
+)
+
+// DefaultDB is the Go vulnerability database.
+const DefaultDB = "https://vuln.go.dev"
+
+// Finding is a vulnerability whose vulnerable symbol the binary links:
+// reachable, as govulncheck's binary mode sees it.
+type Finding struct {
+	ID      string `json:"id"`
+	Module  string `json:"module"`
+	Version string `json:"version"`
+	Fixed   string `json:"fixed,omitempty"` // "" when no fix exists
+	Symbol  string `json:"symbol"`          // package.Function or package.Receiver.Method
+	Allowed bool   `json:"allowed,omitempty"`
+}
+
+// Binary runs govulncheck on the binary at path against db (a URL, file://
+// for a local copy) and returns its reachable findings, sorted. Findings of
+// a module the binary links without its vulnerable symbols are left out,
+// as govulncheck's own report does.
+func Binary(ctx context.Context, path, db string) ([]Finding, error) {
+	if db == "" {
+		db = DefaultDB
+	}
+	var out, errOut bytes.Buffer
+	cmd := scan.Command(ctx, "-mode=binary", "-format=json", "-db="+db, path)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		return nil, cause(err, errOut.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, cause(err, errOut.String())
+	}
+	return reachable(&out)
+}
+
+func cause(err error, stderr string) error {
+	if line := strings.TrimSpace(stderr); line != "" {
+		first, _, _ := strings.Cut(line, "\n")
+		return errors.New(first)
+	}
+	return err
+}
+
+// reachable reads govulncheck's JSON stream and keeps the symbol-level
+// findings, one per advisory and symbol.
+func reachable(r io.Reader) ([]Finding, error) {
+	type frame struct {
+		Module, Version, Package, Function, Receiver string
+	}
+	var msg struct {
+		Finding *struct {
+			OSV          string   `json:"osv"`
+			FixedVersion string   `json:"fixed_version"`
+			Trace        []*frame `json:"trace"`
+		} `json:"finding"`
+	}
+	seen := map[string]bool{}
+	var out []Finding
+	dec := json.NewDecoder(r)
+	for {
+		msg.Finding = nil
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("read govulncheck's output: %w", err)
+		}
+		f := msg.Finding
+		if f == nil || len(f.Trace) == 0 || f.Trace[0].Function == "" {
+			continue
+		}
+		fr := f.Trace[0]
+		symbol := fr.Function
+		if fr.Receiver != "" {
+			symbol = strings.TrimPrefix(fr.Receiver, "*") + "." + symbol
+		}
+		symbol = fr.Package + "." + symbol
+		if key := f.OSV + " " + symbol; !seen[key] {
+			seen[key] = true
+			out = append(out, Finding{ID: f.OSV, Module: fr.Module, Version: fr.Version, Fixed: f.FixedVersion, Symbol: symbol})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Symbol < out[j].Symbol
+	})
+	return out, nil
+}
+
+// Report is one platform's check, as written to <dist>/vuln/<os>_<arch>.json.
+type Report struct {
+	Platform string    `json:"platform"`
+	Binary   string    `json:"binary"`
+	DB       string    `json:"db"`
+	Findings []Finding `json:"findings"`
+}
+
+// Check checks each of c's built binaries against SLIMAGE_VULN_DB, prints
+// one line per reachable finding, writes each platform's report, and fails
+// on any finding whose ID SLIMAGE_VULN_ALLOW does not list.
+func Check(ctx context.Context, c *config.Config, out io.Writer) error {
+	allowed := map[string]bool{}
+	for _, id := range c.VulnAllow {
+		allowed[id] = true
+	}
+	db := c.VulnDB
+	if db == "" {
+		db = DefaultDB
+	}
+	var blocking []string
+	for _, p := range c.Platforms {
+		bin := gobuild.OutputPath(c, p)
+		findings, err := Binary(ctx, bin, db)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("vulncheck %s %s: %s: check SLIMAGE_VULN_DB (%s) and the network, or build first (mage build)", p, human.Path(bin), err, db)
+		}
+		for i, f := range findings {
+			note := ""
+			if findings[i].Allowed = allowed[f.ID]; findings[i].Allowed {
+				note = "  (allowed by SLIMAGE_VULN_ALLOW)"
+			} else {
+				blocking = append(blocking, f.ID+" in "+f.Module+"@"+f.Version)
+			}
+			fixed := "no fix yet"
+			if f.Fixed != "" {
+				fixed = "fixed in " + f.Fixed
+			}
+			fmt.Fprintf(out, "vuln %s  %s  %s@%s  %s  %s%s\n", p, f.ID, f.Module, f.Version, fixed, f.Symbol, note)
+		}
+		path := filepath.Join(c.Dist, "vuln", p.DistDir()+".json")
+		data, err := json.MarshalIndent(Report{Platform: p.String(), Binary: filepath.Base(bin), DB: db, Findings: nonNil(findings)}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("vulncheck %s: write %s: %w", p, path, err)
+		}
+		fmt.Fprintf(out, "vulncheck %s  %d reachable  report: %s\n", p, len(findings), human.Path(path))
+	}
+	if len(blocking) > 0 {
+		return fmt.Errorf("vulncheck: %d reachable vulnerabilit%s (%s): upgrade each module to its fixed version, or list the ID in SLIMAGE_VULN_ALLOW once you have judged it", len(blocking), plural(len(blocking)), strings.Join(blocking, ", "))
+	}
+	return nil
+}
+
+func nonNil(f []Finding) []Finding {
+	if f == nil {
+		return []Finding{}
+	}
+	return f
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return "y"
+	}
+	return "ies"
+}
