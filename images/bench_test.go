@@ -156,7 +156,7 @@ func BenchmarkOCIBuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
-			if err := build.WriteLayout(idx, filepath.Join(out, "one")); err != nil {
+			if err := build.WriteLayout(idx, filepath.Join(out, "one"), ""); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -179,7 +179,7 @@ func BenchmarkOCIBuild(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := build.WriteLayout(idx, filepath.Join(out, "two")); err != nil {
+			if err := build.WriteLayout(idx, filepath.Join(out, "two"), ""); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -46,7 +46,7 @@ func TestLabelsAndAnnotations(t *testing.T) {
 			if builder != "oci" {
 				return
 			}
-			idx, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+			idx, err := build.LayoutIndex(filepath.Join(c.Dist, "oci"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,8 +57,13 @@ func TestLabelsAndAnnotations(t *testing.T) {
 			if im.Annotations["org.opencontainers.image.source"] != source || im.Annotations["org.opencontainers.image.version"] != c.Version {
 				t.Errorf("index annotations %v", im.Annotations)
 			}
-			if _, tag, _ := strings.Cut(c.Image, ":"); im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != tag {
-				t.Errorf("the layout entry's annotations %v, want ref.name %s", im.Manifests[0].Annotations, tag)
+			root, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rm, _ := root.IndexManifest()
+			if _, tag, _ := strings.Cut(c.Image, ":"); rm.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != tag {
+				t.Errorf("the layout's index entry %+v, want ref.name %s", rm.Manifests[0], tag)
 			}
 			pimg, err := idx.Image(im.Manifests[0].Digest)
 			if err != nil {

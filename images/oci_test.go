@@ -3,17 +3,20 @@ package images_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/moby/moby/client"
@@ -57,7 +60,7 @@ func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 		t.Errorf("a no-op OCI build said %d times it was unchanged, want 3 (index, two images):\n%s", n, again.String())
 	}
 
-	idx, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+	idx, err := build.LayoutIndex(filepath.Join(c.Dist, "oci"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +179,7 @@ func TestPushThenPullByDigest(t *testing.T) {
 		c.Platforms = twoPlatforms
 	})
 	buildAll(t, cli, c)
-	local, err := layout.ImageIndexFromPath(filepath.Join(c.Dist, "oci"))
+	local, err := build.LayoutIndex(filepath.Join(c.Dist, "oci"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +206,77 @@ func TestPushThenPullByDigest(t *testing.T) {
 			t.Errorf("%s: %v", desc.Platform, err)
 		}
 	}
+
+	// Each platform's SBOM and provenance are referrers of its manifest: in
+	// the registry, through its referrers API; in the layout, as entries of
+	// index.json whose subject is that manifest, holding the files of
+	// dist/sbom.
+	inLayout := layoutReferrers(t, filepath.Join(c.Dist, "oci"))
+	wantTypes := []string{"application/vnd.cyclonedx+json", "application/vnd.in-toto+json"}
+	for _, desc := range m.Manifests {
+		refs, err := remote.Referrers(ref.Context().Digest(desc.Digest.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rm, err := refs.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rm.Manifests {
+			got = append(got, r.ArtifactType)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(wantTypes, " ") {
+			t.Errorf("%s: the registry's referrers are %v, want %v", desc.Platform, got, wantTypes)
+		}
+		p := config.Platform{OS: desc.Platform.OS, Arch: desc.Platform.Architecture}
+		sbomPath, provPath := build.AttestationPaths(c, p)
+		for _, f := range []struct{ artifactType, path string }{{wantTypes[0], sbomPath}, {wantTypes[1], provPath}} {
+			onDisk, _ := os.ReadFile(f.path)
+			if layer := inLayout[desc.Digest.String()+" "+f.artifactType]; len(onDisk) == 0 || !bytes.Equal(layer, onDisk) {
+				t.Errorf("%s: the layout's %s referrer does not hold %s", desc.Platform, f.artifactType, f.path)
+			}
+		}
+	}
+}
+
+// layoutReferrers reads the referrers in the layout at dir: their one
+// layer's bytes by "<subject digest> <artifact type>".
+func layoutReferrers(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rm, err := root.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, d := range rm.Manifests {
+		if d.ArtifactType == "" {
+			continue
+		}
+		raw, err := p.Bytes(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil || m.Subject == nil || len(m.Layers) != 1 {
+			t.Fatalf("referrer %s: %v %s", d.Digest, err, raw)
+		}
+		layer, err := p.Bytes(m.Layers[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m.Subject.Digest.String()+" "+m.ArtifactType] = layer
+	}
+	return out
 }
 
 // buildAll builds the binaries and images of c, removed when the test ends.

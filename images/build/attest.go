@@ -37,11 +37,24 @@ func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenance
 }
 
 // Attest writes the SBOM of b's binary and the provenance of b, the image
-// built from the context staged for its platform. Both depend only on the
-// sources and settings (their time is the image's created time), so the
-// same commit gives the same bytes.
+// built from the context staged for its platform, naming the image by its
+// ID. Both depend only on the sources and settings (their time is the
+// image's created time), so the same commit gives the same bytes.
 func Attest(c *config.Config, b Built) (Attestation, error) {
-	p := b.Platform
+	docs, err := attestationDocs(c, b.Platform, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
+	if err != nil {
+		return Attestation{}, err
+	}
+	return writeAttestation(c, b.Platform, docs)
+}
+
+// attestationPair is one platform's SBOM and provenance, encoded.
+type attestationPair struct{ sbom, provenance []byte }
+
+// attestationDocs makes p's SBOM and the provenance of image, the image
+// built for p (the OCI path names it by its manifest's digest, the Docker
+// path by its ID).
+func attestationDocs(c *config.Config, p config.Platform, image provenance.Artifact) (attestationPair, error) {
 	bin := gobuild.OutputPath(c, p)
 	created := time.Unix(0, 0)
 	if t, err := time.Parse(time.RFC3339, stage.Labels(c)["org.opencontainers.image.created"]); err == nil {
@@ -50,41 +63,42 @@ func Attest(c *config.Config, b Built) (Attestation, error) {
 	version := engineVersion()
 	bom, err := sbom.ForBinary(bin, p, created, "slimage "+version)
 	if err != nil {
-		return Attestation{}, fmt.Errorf("sbom %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("sbom %s: %w", p, err)
 	}
 	bomJSON, err := sbom.Encode(bom)
 	if err != nil {
-		return Attestation{}, fmt.Errorf("sbom %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("sbom %s: %w", p, err)
 	}
 	binSum, err := fileSHA256(bin)
 	if err != nil {
-		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
 	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
-		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
 	materials, err := materials(c, stage.Dir(c, p))
 	if err != nil {
-		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
 	pb := provenance.Build{
-		Subjects: []provenance.Artifact{
-			{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")},
-			{Name: "/app/" + filepath.Base(bin), SHA256: binSum},
-		},
-		Builder: version, Repository: c.Git.Origin, Commit: c.Git.Revision, Dirty: dirty(c, bi),
+		Subjects: []provenance.Artifact{image, {Name: "/app/" + filepath.Base(bin), SHA256: binSum}},
+		Builder:  version, Repository: c.Git.Origin, Commit: c.Git.Revision, Dirty: dirty(c, bi),
 		Module: c.Module.Path, Main: c.Main, Platform: p.String(),
 		Flags: append(gobuild.Flags(c), c.Main), Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...),
 		GoVersion: bi.GoVersion, Materials: materials,
 	}
 	provJSON, err := provenance.Statement(pb)
 	if err != nil {
-		return Attestation{}, fmt.Errorf("provenance %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
+	return attestationPair{sbom: bomJSON, provenance: provJSON}, nil
+}
+
+func writeAttestation(c *config.Config, p config.Platform, docs attestationPair) (Attestation, error) {
 	a := Attestation{Platform: p}
 	a.SBOM, a.Provenance = AttestationPaths(c, p)
-	for path, data := range map[string][]byte{a.SBOM: bomJSON, a.Provenance: provJSON} {
+	for path, data := range map[string][]byte{a.SBOM: docs.sbom, a.Provenance: docs.provenance} {
 		if err := atomicfile.Write(path, data, 0o644); err != nil {
 			return Attestation{}, fmt.Errorf("write %s: %w", path, err)
 		}

@@ -10,8 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/provenance"
+	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/human"
 )
@@ -52,26 +57,9 @@ func For(c *config.Config) Builder {
 	return builders[name]
 }
 
-// Build makes c's images with the builder For picks, then writes each
-// platform's SBOM and provenance (see Attest). The multistage mode has no
-// binary on this machine to describe: it says so.
+// Build makes c's images with the builder For picks.
 func Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	built, err := For(c).Build(ctx, c, progress, out)
-	if err != nil {
-		return built, err
-	}
-	if c.DockerfileMode == "multistage" {
-		fmt.Fprintln(out, "sbom: none in the multistage mode (the binary is built inside Docker); the host mode writes an SBOM and provenance per platform")
-		return built, nil
-	}
-	for _, b := range built {
-		a, err := Attest(c, b)
-		if err != nil {
-			return built, err
-		}
-		printAttestation(out, a)
-	}
-	return built, nil
+	return For(c).Build(ctx, c, progress, out)
 }
 
 // Tags are the local tags of c's images, by platform: what Build tags, and
@@ -102,6 +90,13 @@ func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out 
 		return nil, err
 	}
 	printBuilt(out, b, sc)
+	// The image is the daemon's: its SBOM and provenance are files (the OCI
+	// builder attaches them to the image).
+	a, err := Attest(c, b)
+	if err != nil {
+		return nil, err
+	}
+	printAttestation(out, a)
 	return []Built{b}, nil
 }
 
@@ -134,7 +129,40 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 		if idx, imgs, err = assembleIndex(c, contexts); err != nil {
 			return nil, err
 		}
-		if err := WriteLayout(idx, dir); err != nil {
+	}
+	// Each platform's SBOM and provenance, attached to its manifest as
+	// referrers (in the layout, and on push).
+	var refs []referrer
+	var atts []Attestation
+	for i, pi := range imgs {
+		subject, err := partial.Descriptor(pi.Image)
+		if err != nil {
+			return nil, err
+		}
+		docs, err := attestationDocs(c, pi.Platform, provenance.Artifact{Name: tags[i].Ref, SHA256: subject.Digest.Hex})
+		if err != nil {
+			return nil, err
+		}
+		a, err := writeAttestation(c, pi.Platform, docs)
+		if err != nil {
+			return nil, err
+		}
+		atts = append(atts, a)
+		about := v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}
+		for _, d := range []struct {
+			kind, artifactType string
+			doc                []byte
+		}{{"sbom", sbom.MediaType, docs.sbom}, {"provenance", provenance.MediaType, docs.provenance}} {
+			r, err := newReferrer(d.kind, d.artifactType, d.doc, about)
+			if err != nil {
+				return nil, err
+			}
+			refs = append(refs, r)
+		}
+	}
+	if !unchanged || !sameReferrers(dir, refs) {
+		unchanged = false
+		if err := WriteLayout(idx, dir, refTag(c.Image), refs...); err != nil {
 			return nil, fmt.Errorf("write OCI layout %s: %w", dir, err)
 		}
 	}
@@ -146,12 +174,15 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 	if unchanged {
 		note = "  (unchanged)"
 	}
-	fmt.Fprintf(out, "oci %s  index %s  %d platform%s%s\n", human.Path(dir), digest, len(imgs), human.Plural(len(imgs)), note)
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s, SBOM and provenance attached%s\n", human.Path(dir), digest, len(imgs), human.Plural(len(imgs)), note)
 	if c.Push != "" {
 		if _, err := Push(ctx, idx, c.Push); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(out, "push %s@%s\n", c.Push, digest)
+		if err := pushReferrers(ctx, c.Push, refs, out); err != nil {
+			return nil, err
+		}
 	}
 	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
@@ -179,6 +210,9 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 		printBuilt(out, b, pi.Context)
 		built = append(built, b)
 	}
+	for _, a := range atts {
+		printAttestation(out, a)
+	}
 	return built, nil
 }
 
@@ -198,6 +232,7 @@ func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, 
 	}
 	fmt.Fprintf(out, "image %s  %s  %s  %s  %s (multistage, built by %s)\n", b.Ref, b.Platform, shortID(b.ID),
 		human.Size(b.Size), human.Path(m.Dockerfile), c.GoImage)
+	fmt.Fprintln(out, "sbom: none in the multistage mode (the binary is built inside Docker); the host mode writes an SBOM and provenance per platform")
 	return []Built{b}, nil
 }
 

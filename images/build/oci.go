@@ -188,7 +188,6 @@ func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIP
 }
 
 func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {
-	var adds []mutate.IndexAddendum
 	var imgs []OCIPlatformImage
 	for i, p := range c.Platforms {
 		sc := contexts[i]
@@ -198,19 +197,24 @@ func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, 
 		}
 		img = mutate.Annotations(img, standardAnnotations(sc.Spec.Labels)).(v1.Image)
 		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc})
-		entry := map[string]string{ContextLabel: sc.Digest}
-		if tag := refTag(c.Image); tag != "" {
-			entry["org.opencontainers.image.ref.name"] = tag
-		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+	}
+	return indexOf(c, imgs), imgs, nil
+}
+
+// indexOf is the image index over imgs: each entry carries its platform
+// and context digest, the index the standard labels as annotations.
+func indexOf(c *config.Config, imgs []OCIPlatformImage) v1.ImageIndex {
+	var adds []mutate.IndexAddendum
+	for _, pi := range imgs {
+		p := pi.Platform
+		adds = append(adds, mutate.IndexAddendum{Add: pi.Image, Descriptor: v1.Descriptor{
 			MediaType:   types.OCIManifestSchema1,
 			Platform:    &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
-			Annotations: entry,
+			Annotations: map[string]string{ContextLabel: pi.Context.Digest},
 		}})
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	idx = mutate.Annotations(idx, standardAnnotations(contexts[0].Spec.Labels)).(v1.ImageIndex)
-	return idx, imgs, nil
+	return mutate.Annotations(idx, standardAnnotations(imgs[0].Context.Spec.Labels)).(v1.ImageIndex)
 }
 
 // standardAnnotations are the labels under org.opencontainers.image.*,
@@ -227,7 +231,7 @@ func standardAnnotations(labels map[string]string) map[string]string {
 }
 
 // refTag is the tag of an image reference ("v1.2.3" of "acme/api:v1.2.3"),
-// the layout's org.opencontainers.image.ref.name for its entries.
+// the org.opencontainers.image.ref.name of the layout's index entry.
 func refTag(ref string) string {
 	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
 		return ref[i+1:]
@@ -240,7 +244,7 @@ func refTag(ref string) string {
 // index's entries carry the context digests): then nothing needs
 // assembling.
 func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, bool) {
-	idx, err := layout.ImageIndexFromPath(dir)
+	idx, err := LayoutIndex(dir)
 	if err != nil {
 		return nil, nil, false
 	}
@@ -266,12 +270,42 @@ func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.Im
 	return idx, imgs, true
 }
 
-// WriteLayout writes idx as an OCI image layout at dir, replacing what was
-// there only once the new layout is complete.
-func WriteLayout(idx v1.ImageIndex, dir string) error {
+// LayoutIndex is the image index in the OCI layout at dir: the entry of
+// its index.json that is an image index (the others are the referrers).
+func LayoutIndex(dir string) (v1.ImageIndex, error) {
+	root, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := root.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range m.Manifests {
+		if d.MediaType == types.OCIImageIndex && d.ArtifactType == "" {
+			return root.ImageIndex(d.Digest)
+		}
+	}
+	return nil, fmt.Errorf("%s holds no image index", dir)
+}
+
+// WriteLayout writes an OCI image layout at dir whose index.json lists idx
+// (named tag by its org.opencontainers.image.ref.name) and the referrers,
+// replacing what was there only once the new layout is complete.
+func WriteLayout(idx v1.ImageIndex, dir, tag string, refs ...referrer) error {
 	return atomicfile.ReplaceDir(dir, func(tmp string) error {
-		_, err := layout.Write(tmp, idx)
-		return err
+		p, err := layout.Write(tmp, empty.Index)
+		if err != nil {
+			return err
+		}
+		var opts []layout.Option
+		if tag != "" {
+			opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
+		}
+		if err := p.AppendIndex(idx, opts...); err != nil {
+			return err
+		}
+		return addReferrers(tmp, refs)
 	})
 }
 
