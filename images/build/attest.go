@@ -106,8 +106,14 @@ func writeAttestation(c *config.Config, p config.Platform, docs attestationPair)
 	return a, nil
 }
 
-func printAttestation(out io.Writer, a Attestation) {
-	fmt.Fprintf(out, "sbom %s  %s  provenance %s\n", a.Platform, human.Path(a.SBOM), human.Path(a.Provenance))
+// printAttestation says where p's documents are, and whether they are
+// attached to the image.
+func printAttestation(out io.Writer, a Attestation, attached bool) {
+	note := "  (attached to the image as referrers)"
+	if !attached {
+		note = "  (files only: SLIMAGE_BUILDER=oci attaches them to the image)"
+	}
+	fmt.Fprintf(out, "sbom %s  %s  provenance %s%s\n", a.Platform, human.Path(a.SBOM), human.Path(a.Provenance), note)
 }
 
 // materials are what went into the image besides the binary: go.sum (which

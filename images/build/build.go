@@ -96,7 +96,7 @@ func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out 
 	if err != nil {
 		return nil, err
 	}
-	printAttestation(out, a)
+	printAttestation(out, a, false)
 	return []Built{b}, nil
 }
 
@@ -211,7 +211,7 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 		built = append(built, b)
 	}
 	for _, a := range atts {
-		printAttestation(out, a)
+		printAttestation(out, a, true)
 	}
 	return built, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/cireport"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
 )
@@ -132,6 +133,8 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 		db = DefaultDB
 	}
 	var blocking []string
+	var suites []cireport.Suite
+	var md strings.Builder
 	for _, p := range c.Platforms {
 		bin := gobuild.OutputPath(c, p)
 		findings, err := Binary(ctx, bin, db)
@@ -163,6 +166,14 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 			return fmt.Errorf("vulncheck %s: write %s: %w", p, path, err)
 		}
 		fmt.Fprintf(out, "vulncheck %s  %d reachable  report: %s\n", p, len(findings), human.Path(path))
+		suites = append(suites, ciSuite(p.String(), findings, out))
+		md.WriteString(summary(p.String(), findings))
+	}
+	if err := cireport.WriteJUnit(JUnitPath(c.Dist), "slimage vulncheck", suites); err != nil {
+		return err
+	}
+	if err := cireport.AppendSummary(md.String()); err != nil {
+		return err
 	}
 	if len(blocking) > 0 {
 		return fmt.Errorf("vulncheck: %d reachable vulnerabilit%s (%s): upgrade each module to its fixed version, or list the ID in SLIMAGE_VULN_ALLOW once you have judged it", len(blocking), plural(len(blocking)), strings.Join(blocking, ", "))
@@ -182,4 +193,51 @@ func plural(n int) string {
 		return "y"
 	}
 	return "ies"
+}
+
+// JUnitPath is where Check puts its JUnit XML file.
+func JUnitPath(dist string) string { return filepath.Join(dist, "vuln", "junit.xml") }
+
+// ciSuite is one platform's findings as test cases (a finding not allowed
+// fails, and is annotated under GitHub Actions), or one passing case.
+func ciSuite(platform string, findings []Finding, out io.Writer) cireport.Suite {
+	s := cireport.Suite{Name: "vulncheck " + platform}
+	class := "slimage.vulncheck." + strings.ReplaceAll(platform, "/", "_")
+	if len(findings) == 0 {
+		s.Cases = append(s.Cases, cireport.Case{Name: "no reachable vulnerabilities", Class: class})
+	}
+	for _, f := range findings {
+		c := cireport.Case{Name: f.ID + " " + f.Symbol, Class: class, Output: f.Module + "@" + f.Version + ", fixed in " + orNone(f.Fixed)}
+		if !f.Allowed {
+			c.Failure = fmt.Sprintf("%s: %s@%s reaches %s: upgrade to %s, or list %s in SLIMAGE_VULN_ALLOW", f.ID, f.Module, f.Version, f.Symbol, orNone(f.Fixed), f.ID)
+			c.Detail = c.Failure
+			cireport.Annotate(out, "vulncheck "+platform+": "+f.ID, c.Failure)
+		}
+		s.Cases = append(s.Cases, c)
+	}
+	return s
+}
+
+func summary(platform string, findings []Finding) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### slimage vulncheck %s: %d reachable\n\n", platform, len(findings))
+	if len(findings) == 0 {
+		return b.String()
+	}
+	b.WriteString("| ID | module | fixed in | symbol | |\n|---|---|---|---|---|\n")
+	for _, f := range findings {
+		state := "**blocks**"
+		if f.Allowed {
+			state = "allowed"
+		}
+		fmt.Fprintf(&b, "| %s | %s@%s | %s | %s | %s |\n", f.ID, f.Module, f.Version, orNone(f.Fixed), cireport.Cell(f.Symbol), state)
+	}
+	return b.String() + "\n"
+}
+
+func orNone(fixed string) string {
+	if fixed == "" {
+		return "no fix yet"
+	}
+	return fixed
 }

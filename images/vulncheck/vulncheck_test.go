@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	junit "github.com/joshdk/go-junit"
+
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
 	"github.com/slimage/slimage/images/vulncheck"
@@ -58,10 +60,24 @@ func TestCheckFailsUnlessAllowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out strings.Builder
+	summaryFile := filepath.Join(t.TempDir(), "summary.md")
+	t.Setenv("GITHUB_ACTIONS", "true")
+	t.Setenv("GITHUB_STEP_SUMMARY", summaryFile)
 	err = vulncheck.Check(context.Background(), c, &out)
 	testkit.ErrorMentions(t, err, "vulncheck: 1 reachable vulnerability (GO-2099-0001 in github.com/google/uuid@v1.6.0)", "SLIMAGE_VULN_ALLOW")
 	if !strings.Contains(out.String(), "GO-2099-0001  github.com/google/uuid@v1.6.0  fixed in v1.6.1  github.com/google/uuid.NewString\n") {
 		t.Errorf("no line for the finding:\n%s", out.String())
+	}
+	// What CI reads: an annotation, the job summary, a JUnit case that fails.
+	if !strings.Contains(out.String(), "::error title=vulncheck "+c.Platforms[0].String()+"%3A GO-2099-0001::GO-2099-0001: github.com/google/uuid@v1.6.0 reaches") {
+		t.Errorf("no annotation for the finding:\n%s", out.String())
+	}
+	if md, _ := os.ReadFile(summaryFile); !strings.Contains(string(md), "| GO-2099-0001 | github.com/google/uuid@v1.6.0 | v1.6.1 |") {
+		t.Errorf("job summary:\n%s", md)
+	}
+	suites, err := junit.IngestFile(vulncheck.JUnitPath(c.Dist))
+	if err != nil || len(suites) != 1 || suites[0].Totals.Failed != 1 || !strings.Contains(suites[0].Tests[0].Message, "upgrade to v1.6.1") {
+		t.Errorf("JUnit: %v %+v", err, suites)
 	}
 
 	c.VulnAllow = []string{"GO-2099-0001"}
