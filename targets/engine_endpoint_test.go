@@ -265,26 +265,39 @@ func TestPodman(t *testing.T) {
 // stand-in that runs dial-stdio against the local daemon.
 func TestEngineOverSSH(t *testing.T) {
 	magefile := compiledMagefile(t)
-	local := os.Getenv("DOCKER_HOST")
-	if local == "" {
-		local = "unix:///var/run/docker.sock"
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
+		testkit.Unavailable(t, "no QEMU binfmt handler for arm64 is registered", "apt-get install qemu-user-static binfmt-support; .ci/run does")
 	}
+	// The stand-in's engine is the real daemon behind a counting proxy, to
+	// see what the remote engine was asked.
+	proxy := newCountingProxy(t)
 	bin := t.TempDir()
 	ssh := filepath.Join(bin, "ssh")
-	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nDOCKER_HOST='"+local+"' exec docker system dial-stdio\n"), 0o755); err != nil {
+	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nDOCKER_HOST='unix://"+proxy.socket+"' exec docker system dial-stdio\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	relaysBefore, _ := filepath.Glob(filepath.Join(os.TempDir(), "slimage-engine-*"))
 	ref := "slimage-test/hello:ssh"
-	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	cmd := repoMage(t, magefile, []string{"DOCKER_HOST=ssh://slimage@engine.invalid", "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "SLIMAGE_IMAGE=" + ref}, "-v", "image", "verify")
+	t.Cleanup(func() {
+		exec.Command("docker", "rmi", "-f", ref, ref+"-linux_arm64").Run()
+	})
+	// Two platforms: verify connects once per platform, and each time the
+	// engine must still count as remote.
+	cmd := repoMage(t, magefile, []string{"DOCKER_HOST=ssh://slimage@engine.invalid", "PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"SLIMAGE_IMAGE=" + ref, "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64"}, "-v", "image", "verify")
 	cmd.Path = magefile
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("mage image verify over ssh: %v\n%s", err, out)
 	}
-	if !strings.Contains(string(out), "engine ssh://slimage@engine.invalid (DOCKER_HOST)") || !strings.Contains(string(out), "verify "+ref+" ") {
+	if !strings.Contains(string(out), "engine ssh://slimage@engine.invalid (DOCKER_HOST)") || !strings.Contains(string(out), "verify "+ref+"-linux_arm64 linux/arm64") {
 		t.Errorf("image and verify did not go over ssh:\n%s", out)
+	}
+	if !proxy.saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
+		t.Error("verify's containers did not go over ssh")
+	}
+	if proxy.Contains(":/slimage-probe:ro") {
+		t.Error("the probe was bind-mounted from this machine into a remote engine: it must be copied in")
 	}
 	if relaysAfter, _ := filepath.Glob(filepath.Join(os.TempDir(), "slimage-engine-*")); len(relaysAfter) > len(relaysBefore) {
 		t.Errorf("the ssh relay's folder was left behind: %v", relaysAfter)

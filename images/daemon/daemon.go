@@ -28,6 +28,16 @@ import (
 // verify's containers run there too. progress (mage -v) hears once which
 // engine it is, and why.
 func Connect(ctx context.Context, progress io.Writer) (*client.Client, error) {
+	connection.Lock()
+	chosen := connection.ep
+	connection.Unlock()
+	if chosen != nil {
+		// The engine this process settled on, dialled as the first time
+		// (an ssh:// one through the helper, not the relay: the relay is
+		// for testcontainers-go, and this client must still know the engine
+		// is remote).
+		return connect(ctx, []Endpoint{*chosen}, progress)
+	}
 	eps, err := Resolve()
 	if err != nil {
 		return nil, err
@@ -78,8 +88,8 @@ func dialCause(err error) string {
 // talks to the same one, and says which once.
 var connection struct {
 	sync.Mutex
-	host string
-	fwd  *forwarder
+	ep  *Endpoint
+	fwd *forwarder
 }
 
 // share makes ep the engine of this process: testcontainers-go finds it in
@@ -89,7 +99,7 @@ var connection struct {
 func share(ep Endpoint, progress io.Writer) error {
 	connection.Lock()
 	defer connection.Unlock()
-	if connection.host != "" {
+	if connection.ep != nil {
 		return nil
 	}
 	host := ep.Host
@@ -108,7 +118,7 @@ func share(ep Endpoint, progress io.Writer) error {
 			os.Setenv(k, v)
 		}
 	}
-	connection.host = ep.Host
+	connection.ep = &ep
 	fmt.Fprintf(progress, "engine %s (%s)\n", ep.Host, ep.Why)
 	return nil
 }
