@@ -19,8 +19,9 @@ import (
 )
 
 // Every image gets an SBOM of what its binary links (exactly the modules
-// `go version -m` prints) and a provenance that names the commit; both are
-// the same bytes for the same commit built in another folder.
+// `go version -m` prints) and a provenance that names the commit; the same
+// commit built in another folder gives the same index digest and the same
+// bytes of both.
 func TestSBOMAndProvenance(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
@@ -42,6 +43,7 @@ func TestSBOMAndProvenance(t *testing.T) {
 	git(second, "remote", "set-url", "origin", "https://example.com/hello.git") // two checkouts of one repository
 
 	var sboms, provenances [][]byte
+	var indexes []string
 	var bin string
 	for _, dir := range []string{first, second} {
 		c := sampleConfig(t, cli, dir, func(c *config.Config) { c.Builder = "oci" })
@@ -52,6 +54,12 @@ func TestSBOMAndProvenance(t *testing.T) {
 			t.Fatal(err)
 		}
 		bin = gobuild.OutputPath(c, c.Platforms[0])
+		idx, err := build.LayoutIndex(filepath.Join(c.Dist, "oci"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest, _ := idx.Digest()
+		indexes = append(indexes, digest.String())
 		sbomPath, provPath := build.AttestationPaths(c, c.Platforms[0])
 		for path, into := range map[string]*[][]byte{sbomPath: &sboms, provPath: &provenances} {
 			data, err := os.ReadFile(path)
@@ -60,6 +68,9 @@ func TestSBOMAndProvenance(t *testing.T) {
 			}
 			*into = append(*into, data)
 		}
+	}
+	if indexes[0] != indexes[1] {
+		t.Errorf("the same commit in two folders gave index digests %s and %s", indexes[0], indexes[1])
 	}
 	if !bytes.Equal(sboms[0], sboms[1]) || !bytes.Equal(provenances[0], provenances[1]) {
 		t.Errorf("the same commit in two folders gave different documents:\n%s\n%s", provenances[0], provenances[1])
