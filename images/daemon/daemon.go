@@ -30,6 +30,16 @@ import (
 func Connect(ctx context.Context, progress io.Writer) (*client.Client, error) {
 	connection.Lock()
 	chosen := connection.ep
+	if chosen != nil && connection.env != engineEnv() {
+		// The caller pointed elsewhere since (a program, or a test, that
+		// sets DOCKER_HOST): settle again.
+		chosen = nil
+		connection.ep = nil
+		if connection.fwd != nil {
+			connection.fwd.close()
+			connection.fwd = nil
+		}
+	}
 	connection.Unlock()
 	if chosen != nil {
 		// The engine this process settled on, dialled as the first time
@@ -89,7 +99,13 @@ func dialCause(err error) string {
 var connection struct {
 	sync.Mutex
 	ep  *Endpoint
+	env string // engineEnv once settled (with what share exported)
 	fwd *forwarder
+}
+
+// engineEnv is the environment that chooses the engine.
+func engineEnv() string {
+	return os.Getenv("DOCKER_HOST") + "\x00" + os.Getenv("DOCKER_CONTEXT") + "\x00" + os.Getenv("DOCKER_CONFIG")
 }
 
 // share makes ep the engine of this process: testcontainers-go finds it in
@@ -118,7 +134,7 @@ func share(ep Endpoint, progress io.Writer) error {
 			os.Setenv(k, v)
 		}
 	}
-	connection.ep = &ep
+	connection.ep, connection.env = &ep, engineEnv()
 	fmt.Fprintf(progress, "engine %s (%s)\n", ep.Host, ep.Why)
 	return nil
 }
