@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/gotool"
@@ -83,7 +82,7 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	out := OutputPath(c, p)
 	env := append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)
 	flags := append(Flags(c), c.Main)
-	inputs := readBuildInputs(c, out, flags, env, time.Now())
+	inputs := readBuildInputs(c, out, flags, env)
 	if fi, ok := inputs.unchanged(out); ok {
 		return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
 	}
@@ -95,7 +94,7 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	if err := copyFile(out, tmp); err != nil {
 		os.Remove(tmp) // no previous output: the go command builds from scratch
 	}
-	args := append(append([]string{"build"}, Flags(c)...), "-o", tmp, c.Main)
+	args := append([]string{"build", "-o", tmp}, flags...)
 	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env, Args: args}); err != nil {
 		return Artifact{}, buildError(ctx, c, p, err)
 	}

@@ -52,7 +52,8 @@ type buildInputs struct {
 // module cache and deps checks their stamps on every run. A go.work, an
 // unresolved configuration or a tree too large to stat quickly gives no
 // digest.
-func readBuildInputs(c *config.Config, out string, args, env []string, now time.Time) buildInputs {
+func readBuildInputs(c *config.Config, out string, args, env []string) buildInputs {
+	now := time.Now()
 	in := buildInputs{record: filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".build.json")}
 	if !stampsWork || c.GoEnv.GOVERSION == "" || !filepath.IsAbs(c.Dist) || inWorkspace(c.Dir) {
 		return in

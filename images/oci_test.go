@@ -30,18 +30,9 @@ import (
 
 var twoPlatforms = []config.Platform{{OS: "linux", Arch: "amd64"}, {OS: "linux", Arch: "arm64"}}
 
-// needEmulation makes sure linux/arm64 binaries can run here; without QEMU's
-// binfmt handler the test is skipped outside CI, and fails under CI.
-func needEmulation(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
-		testkit.Unavailable(t, "no QEMU binfmt handler for arm64 is registered", "apt-get install qemu-user-static binfmt-support; .ci/run does")
-	}
-}
-
 func TestOCIIndexOfTwoPlatformsPassesVerify(t *testing.T) {
 	cli := docker(t)
-	needEmulation(t)
+	testkit.NeedEmulation(t)
 	testkit.HermeticGo(t)
 	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
 		c.Platforms = twoPlatforms

@@ -225,7 +225,7 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 			// Not parallel: removing one image prunes the builder's cached
 			// parents another build may be standing on.
 			if tt.platform == "linux/arm64" {
-				needEmulation(t)
+				testkit.NeedEmulation(t)
 			}
 			c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
 				c.VerifyTLS, c.VerifyTimeout, c.VerifyHealth = "off", 3*time.Second, "/healthz"

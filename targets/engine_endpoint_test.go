@@ -265,9 +265,7 @@ func TestPodman(t *testing.T) {
 // stand-in that runs dial-stdio against the local daemon.
 func TestEngineOverSSH(t *testing.T) {
 	magefile := compiledMagefile(t)
-	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
-		testkit.Unavailable(t, "no QEMU binfmt handler for arm64 is registered", "apt-get install qemu-user-static binfmt-support; .ci/run does")
-	}
+	testkit.NeedEmulation(t)
 	// The stand-in's engine is the real daemon behind a counting proxy, to
 	// see what the remote engine was asked.
 	proxy := newCountingProxy(t)

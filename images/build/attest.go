@@ -60,20 +60,17 @@ func attestationDocs(c *config.Config, p config.Platform, image provenance.Artif
 	if t, err := time.Parse(time.RFC3339, stage.Labels(c)["org.opencontainers.image.created"]); err == nil {
 		created = t
 	}
-	version := engineVersion()
-	bom, err := sbom.ForBinary(bin, p, created, "slimage "+version)
+	version := SlimageVersion()
+	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
-		return attestationPair{}, fmt.Errorf("sbom %s: %w", p, err)
+		return attestationPair{}, fmt.Errorf("sbom %s: read the build information of %s: %v: rebuild it (mage build)", p, human.Path(bin), err)
 	}
+	bom := sbom.New(bi, p, created, "slimage "+version)
 	bomJSON, err := sbom.Encode(bom)
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("sbom %s: %w", p, err)
 	}
 	binSum, err := fileSHA256(bin)
-	if err != nil {
-		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
-	}
-	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
@@ -160,18 +157,21 @@ func dirty(c *config.Config, bi *debug.BuildInfo) *bool {
 	return &d
 }
 
-// engineVersion is the slimage release this engine belongs to, "(devel)"
-// when built from a folder.
-func engineVersion() string {
+// SlimageVersion is the slimage release this engine was built from, as
+// its build information records the front module: "(devel)" when built
+// from a folder (a replace without a version, or no version at all).
+func SlimageVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/slimage/slimage" {
-				if d.Replace != nil && d.Replace.Version != "" {
-					return d.Replace.Version
-				}
-				if d.Version != "" {
-					return d.Version
-				}
+			if d.Path != "github.com/slimage/slimage" {
+				continue
+			}
+			v := d.Version
+			if d.Replace != nil {
+				v = d.Replace.Version
+			}
+			if v != "" {
+				return v
 			}
 		}
 	}

@@ -233,8 +233,8 @@ func standardAnnotations(labels map[string]string) map[string]string {
 // refTag is the tag of an image reference ("v1.2.3" of "acme/api:v1.2.3"),
 // the org.opencontainers.image.ref.name of the layout's index entry.
 func refTag(ref string) string {
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[i+1:]
+	if t, err := name.NewTag(ref); err == nil {
+		return t.TagStr()
 	}
 	return ""
 }
@@ -286,7 +286,7 @@ func LayoutIndex(dir string) (v1.ImageIndex, error) {
 			return root.ImageIndex(d.Digest)
 		}
 	}
-	return nil, fmt.Errorf("%s holds no image index", dir)
+	return nil, fmt.Errorf("read OCI layout %s: its index.json lists no image index: delete the folder, the next mage image writes it again", dir)
 }
 
 // WriteLayout writes an OCI image layout at dir whose index.json lists idx

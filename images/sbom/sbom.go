@@ -10,10 +10,8 @@ package sbom
 
 import (
 	"bytes"
-	"debug/buildinfo"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"path"
 	"runtime/debug"
 	"strings"
@@ -31,14 +29,11 @@ const MediaType = "application/vnd.cyclonedx+json"
 // SpecVersion is the CycloneDX version written.
 const SpecVersion = cdx.SpecVersion1_6
 
-// ForBinary describes the Go binary at path, built for p. created is the
-// document's time (the image's: the commit time, never "now", so that the
-// same commit gives the same bytes); tool names slimage and its version.
-func ForBinary(path string, p config.Platform, created time.Time, tool string) (*cdx.BOM, error) {
-	bi, err := buildinfo.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read the build information of %s: %w", path, err)
-	}
+// New describes a Go binary, built for p, from its build information
+// (debug/buildinfo.ReadFile). created is the document's time (the image's:
+// the commit time, never "now", so that the same commit gives the same
+// bytes); tool names slimage and its version.
+func New(bi *debug.BuildInfo, p config.Platform, created time.Time, tool string) *cdx.BOM {
 	main := component(cdx.ComponentTypeApplication, bi.Main)
 	props := []cdx.Property{{Name: "go:version", Value: bi.GoVersion}, {Name: "go:platform", Value: p.String()}}
 	for _, s := range bi.Settings {
@@ -62,7 +57,7 @@ func ForBinary(path string, p config.Platform, created time.Time, tool string) (
 	}
 	bom.Components = &libs
 	bom.Dependencies = &[]cdx.Dependency{{Ref: main.BOMRef, Dependencies: &refs}}
-	return bom, nil
+	return bom
 }
 
 // component is one module as the binary recorded it: a replaced module is

@@ -189,6 +189,15 @@ func Unavailable(t testing.TB, what, fix string) {
 	t.Skipf("skipping: %s (%s)", what, fix)
 }
 
+// NeedEmulation makes sure linux/arm64 binaries can run here; without
+// QEMU's binfmt handler the test is skipped outside CI, and fails under CI.
+func NeedEmulation(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil {
+		Unavailable(t, "no QEMU binfmt handler for arm64 is registered", "apt-get install qemu-user-static binfmt-support; .ci/run does")
+	}
+}
+
 // NeedDocker is Unavailable when no Docker daemon answers the docker
 // command: for the front's tests, which do not link Docker's client.
 func NeedDocker(t testing.TB) {

@@ -119,21 +119,11 @@ func reportRuns(ctx context.Context, c *config.Config, runs []verify.Run) error 
 // front builds the engine with itself pinned, so this only trips on an
 // engine binary run by hand or copied between releases.
 func checkSameRelease(front string) error {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok || front == "" || front == "(local)" {
+	if front == "" || front == "(local)" {
 		return nil
 	}
-	for _, d := range bi.Deps {
-		if d.Path != "github.com/slimage/slimage" {
-			continue
-		}
-		v := d.Version
-		if d.Replace != nil {
-			v = d.Replace.Version
-		}
-		if v != "" && v != "(devel)" && v != front {
-			return fmt.Errorf("slimage-engine: this engine is built with slimage %s, the targets are slimage %s: delete the engine cache (<user cache>/slimage/engine) and run mage deps", v, front)
-		}
+	if v := build.SlimageVersion(); v != "(devel)" && v != front {
+		return fmt.Errorf("slimage-engine: this engine is built with slimage %s, the targets are slimage %s: delete the engine cache (<user cache>/slimage/engine) and run mage deps", v, front)
 	}
 	return nil
 }
