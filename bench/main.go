@@ -1,8 +1,10 @@
 // Command bench builds the sample service four ways side by side, in one
 // run, and prints a Markdown table of medians and ratios plus image bytes:
 //
-//   - slimage default: `mage image` (Docker's builder builds dist/image)
-//   - slimage OCI: the same with SLIMAGE_BUILDER=oci (assembled, then loaded)
+//   - slimage default: `mage image` (the OCI builder: assembled, then loaded),
+//     as it comes and with MAGEFILE_HASHFAST=1
+//   - slimage docker: the same with SLIMAGE_BUILDER=docker (Docker's builder
+//     builds dist/image)
 //   - bare: `go build` + `docker build` of a plain scratch Dockerfile with the
 //     same CA bundle and zone
 //   - ko: `ko build --local` with -s -w onto an empty base (no CA bundle, no
@@ -89,28 +91,29 @@ func run(runs, cold int) error {
 	if err != nil {
 		return err
 	}
-	images := []string{"slimage-bench/docker:bench", "slimage-bench/oci:bench", "slimage-bench/bare:bench", "ko.local/hello:latest"}
-	defer func() { exec.Command("docker", append([]string{"rmi", "-f"}, images...)...).Run() }()
 	if err := pushEmptyBase(work, tools, registry+"/base:latest"); err != nil {
 		return err
 	}
 	os.WriteFile(filepath.Join(svc, ".ko.yaml"), []byte("defaultBaseImage: "+registry+"/base:latest\nbuilds:\n- id: hello\n  main: .\n  ldflags: [\"-s\", \"-w\"]\n"), 0o644)
 
 	goproxy := "file://" + filepath.ToSlash(filepath.Join(root, "testdata", "goproxy"))
+	// slimage runs `mage image` with SLIMAGE_BUILDER=builder ("" leaves the
+	// default), each variant with a dist and an image of its own.
 	slimage := func(name, builder string, more ...string) variant {
-		return variant{name: "slimage " + name, image: "slimage-bench/" + builder + ":bench", run: func(env []string) error {
-			env = append(append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-"+builder),
-				"SLIMAGE_IMAGE=slimage-bench/"+builder+":bench", "SLIMAGE_VERSION=bench", "SLIMAGE_BUILDER="+builder, "GOPROXY="+goproxy), more...)
+		id := strings.NewReplacer(" ", "-", "=", "-", "(", "", ")", "", ",", "").Replace(name)
+		return variant{name: "slimage " + name, image: "slimage-bench/" + strings.ToLower(id) + ":bench", run: func(env []string) error {
+			env = append(append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-"+id),
+				"SLIMAGE_IMAGE=slimage-bench/"+strings.ToLower(id)+":bench", "SLIMAGE_VERSION=bench", "SLIMAGE_BUILDER="+builder, "GOPROXY="+goproxy), more...)
 			return sh(root, env, mage, "image")
 		}}
 	}
 	bare := filepath.Join(work, "bare")
 	variants := []variant{
-		slimage("default (docker)", "docker"),
-		slimage("oci", "oci"),
+		slimage("default (oci)", ""),
+		slimage("docker", "docker"),
 		// mage re-checks its compiled magefile with go list and go build on
 		// every run; HASHFAST skips that (the service's build is the same).
-		slimage("default, MAGEFILE_HASHFAST=1", "docker", "MAGEFILE_HASHFAST=1"),
+		slimage("default, MAGEFILE_HASHFAST=1", "", "MAGEFILE_HASHFAST=1"),
 		{name: "go build + docker build", image: "slimage-bench/bare:bench", run: func(env []string) error {
 			if err := sh(svc, append(env, "CGO_ENABLED=0", "GOPROXY="+goproxy), "go", "build", "-trimpath", "-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(bare, "hello"), "."); err != nil {
 				return err
@@ -121,11 +124,16 @@ func run(runs, cold int) error {
 			return sh(svc, append(env, "KO_DOCKER_REPO=ko.local", "GOPROXY="+goproxy), filepath.Join(tools, "ko"), "build", "--local", "--base-import-paths", "--platform=linux/"+hostArch(), ".")
 		}},
 	}
+	defer func() {
+		for _, v := range variants {
+			exec.Command("docker", "rmi", "-f", v.image).Run()
+		}
+	}()
 	// The bare context: the same CA bundle and zone as slimage's image.
 	if err := variants[0].run(nil); err != nil {
 		return fmt.Errorf("first slimage build: %w", err)
 	}
-	staged := filepath.Join(work, "dist-docker", "image", "rootfs")
+	staged := filepath.Join(work, "dist-default-oci", "image", "rootfs")
 	os.MkdirAll(bare, 0o755)
 	for src, dst := range map[string]string{"etc/ssl/certs/ca-certificates.crt": "ca-certificates.crt", "usr/share/zoneinfo/Asia/Shanghai": "Shanghai"} {
 		data, err := os.ReadFile(filepath.Join(staged, src))

@@ -61,7 +61,7 @@ type Config struct {
 	// LabelOverrides) says that yours wins.
 	Labels         map[string]string
 	LabelOverrides map[string]string
-	Builder        string // SLIMAGE_BUILDER: docker or oci; "" chooses (see Resolve)
+	Builder        string // SLIMAGE_BUILDER: oci (the default) or docker; "" chooses (see Resolve)
 	// SLIMAGE_DOCKERFILE_MODE: host (the binary is built here and copied in)
 	// or multistage (a self-contained Dockerfile that builds inside Docker).
 	DockerfileMode string
@@ -713,17 +713,24 @@ func (c *Config) resolveImage() error {
 // legacy builder can build.
 func (c *Config) HostPlatform() Platform { return Platform{OS: "linux", Arch: c.GoEnv.GOHOSTARCH} }
 
-// resolveBuilder picks Docker's builder for the one case it can do (a single
-// platform, the host's) and the OCI builder otherwise, and refuses an
-// explicit choice of Docker's builder for anything else.
+// resolveBuilder picks the OCI builder unless told otherwise (the
+// multistage mode is Docker's builder by nature), and refuses an explicit
+// choice of Docker's builder for what it cannot do (another platform than
+// the host's, more than one, a push).
+//
+// The OCI builder is the default for the host's platform too, by
+// measurement (README: Speed): it makes the image the Dockerfile describes,
+// layer for layer, and after a code change it compresses and loads one
+// layer, where Docker's legacy builder creates and commits a container for
+// the binary's COPY (0.2 s to 1 s here, whatever the layer's size).
 func (c *Config) resolveBuilder() error {
 	host := c.HostPlatform()
 	native := len(c.Platforms) == 1 && c.Platforms[0] == host
 	switch c.Builder {
 	case "":
 		c.Builder = "oci"
-		if native && c.Push == "" {
-			c.Builder = "docker"
+		if c.DockerfileMode == "multistage" && native && c.Push == "" {
+			c.Builder = "docker" // else resolveMultistage names what it cannot honour
 		}
 	case "docker":
 		if !native {

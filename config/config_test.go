@@ -201,21 +201,24 @@ func TestBadInput(t *testing.T) {
 func TestBuilderChoice(t *testing.T) {
 	files := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo}
 	for _, tt := range []struct {
-		platforms, push, want string
+		platforms, push, mode, builder, want string
 	}{
-		{"", "", "docker"},
-		{"linux/" + runtime.GOARCH, "", "docker"},
-		{"linux/amd64,linux/arm64", "", "oci"},
-		{"linux/s390x", "", "oci"},
-		{"", "127.0.0.1:5000/shop:v1", "oci"},
+		{"", "", "", "", "oci"},
+		{"linux/" + runtime.GOARCH, "", "", "", "oci"},
+		{"linux/amd64,linux/arm64", "", "", "", "oci"},
+		{"linux/s390x", "", "", "", "oci"},
+		{"", "127.0.0.1:5000/shop:v1", "", "", "oci"},
+		{"", "", "multistage", "", "docker"},
+		{"", "", "", "docker", "docker"},
 	} {
-		env := map[string]string{"SLIMAGE_PLATFORMS": tt.platforms, "SLIMAGE_PUSH": tt.push}
+		env := map[string]string{"SLIMAGE_PLATFORMS": tt.platforms, "SLIMAGE_PUSH": tt.push,
+			"SLIMAGE_DOCKERFILE_MODE": tt.mode, "SLIMAGE_BUILDER": tt.builder}
 		c, err := load(t, files, env)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.Builder != tt.want {
-			t.Errorf("platforms %q push %q: builder %q, want %q", tt.platforms, tt.push, c.Builder, tt.want)
+			t.Errorf("platforms %q push %q mode %q builder %q: builder %q, want %q", tt.platforms, tt.push, tt.mode, tt.builder, c.Builder, tt.want)
 		}
 	}
 }

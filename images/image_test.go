@@ -3,6 +3,7 @@ package images_test
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,7 +97,7 @@ func buildSample(t *testing.T, c *config.Config) build.Built {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "image "+c.Image+"  ") || !strings.Contains(out.String(), "(binary ") {
+	if !regexp.MustCompile(`(?m)^image ` + regexp.QuoteMeta(c.Image) + `  .*\(binary `).MatchString(out.String()) {
 		t.Errorf("summary line: %q", out.String())
 	}
 	if len(b) != 1 {
@@ -173,46 +174,86 @@ func TestSampleImage(t *testing.T) {
 }
 
 // A one-line source change rebuilds only the binary layer: every other
-// layer's digest stays the same.
+// layer's digest stays the same, and no build step creates a container
+// but, with Docker's builder, the binary's COPY (every other step comes
+// from its cache).
 func TestSourceChangeRebuildsOnlyTheBinaryLayer(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	dir := testkit.CopySample(t, "hello")
-	c := sampleConfig(t, cli, dir, nil)
-	firstBuild := buildSample(t, c)
-	t.Cleanup(func() { removeImage(cli, firstBuild.ID) }) // untagged by the rebuild
-	first := layers(t, cli, firstBuild.Ref)
-	// Nothing changed: nothing is built, the tag still names the same image,
-	// and the staged context is not even rewritten.
-	staged := filepath.Join(c.Dist, "image", "Dockerfile")
-	before, err := os.Stat(staged)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		builder string // "" is the default, the OCI builder
+		request string // what the rebuild asks of the engine
+	}{
+		{"", "/images/load"},
+		{"docker", "/build"},
+	} {
+		t.Run(cmp.Or(tt.builder, "default"), func(t *testing.T) {
+			dir := testkit.CopySample(t, "hello")
+			c := sampleConfig(t, cli, dir, func(c *config.Config) { c.Builder = tt.builder })
+			firstBuild := buildSample(t, c)
+			t.Cleanup(func() { removeImage(cli, firstBuild.ID) }) // untagged by the rebuild
+			first := layers(t, cli, firstBuild.Ref)
+			// Nothing changed: nothing is built, the tag still names the same
+			// image, and the staged context is not even rewritten.
+			staged := filepath.Join(c.Dist, "image", "Dockerfile")
+			before, err := os.Stat(staged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again := buildSample(t, c); !again.Unchanged || again.ID != firstBuild.ID {
+				t.Errorf("a no-op rebuild gave %+v, want the unchanged image %s", again, firstBuild.ID)
+			}
+			if after, err := os.Stat(staged); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+				t.Errorf("a no-op rebuild restaged %s", staged)
+			}
+			testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nvar _ = \"one more line\"\n\nfunc init() { println(\"changed\") }\n"})
+			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			// The rebuild's requests go through a proxy that keeps them.
+			proxy := testkit.NewEngineProxy(t)
+			t.Setenv("DOCKER_HOST", "unix://"+proxy.Socket)
+			var progress bytes.Buffer
+			b, err := build.Build(context.Background(), c, &progress, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !proxy.Saw("POST", tt.request) {
+				t.Errorf("the rebuild sent no POST …%s", tt.request)
+			}
+			if c.Builder == "docker" {
+				dockerStepsCached(t, progress.String())
+			} else if proxy.Saw("POST", "/build") || proxy.Saw("POST", "/containers/create") {
+				t.Error("the OCI builder asked the engine to build or to create a container")
+			}
+			second := layers(t, cli, b[0].Ref)
+			if len(first) != len(second) || len(first) < 2 {
+				t.Fatalf("layer counts differ: %d vs %d", len(first), len(second))
+			}
+			last := len(first) - 1
+			for i := range last {
+				if first[i] != second[i] {
+					t.Errorf("layer %d changed: %s → %s", i, first[i], second[i])
+				}
+			}
+			if first[last] == second[last] {
+				t.Error("the binary layer did not change")
+			}
+		})
 	}
-	if again := buildSample(t, c); !again.Unchanged || again.ID != firstBuild.ID {
-		t.Errorf("a no-op rebuild gave %+v, want the unchanged image %s", again, firstBuild.ID)
-	}
-	if after, err := os.Stat(staged); err != nil || !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
-		t.Errorf("a no-op rebuild restaged %s", staged)
-	}
-	testkit.WriteFiles(t, dir, map[string]string{"extra.go": "package main\n\nvar _ = \"one more line\"\n\nfunc init() { println(\"changed\") }\n"})
-	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var progress bytes.Buffer
-	b, err := build.Build(context.Background(), c, &progress, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Docker's builder ran every step from its cache but the binary's COPY,
-	// the last: no step created a container for a config change.
-	steps := regexp.MustCompile(`(?m)^Step \d+/\d+ : .*$`).FindAllStringIndex(progress.String(), -1)
+}
+
+// dockerStepsCached checks that Docker's builder ran every step from its
+// cache but the binary's COPY, the last.
+func dockerStepsCached(t *testing.T, progress string) {
+	t.Helper()
+	steps := regexp.MustCompile(`(?m)^Step \d+/\d+ : .*$`).FindAllStringIndex(progress, -1)
 	for i, at := range steps {
-		end := len(progress.String())
+		end := len(progress)
 		if i+1 < len(steps) {
 			end = steps[i+1][0]
 		}
-		step, rest := progress.String()[at[0]:at[1]], progress.String()[at[1]:end]
+		step, rest := progress[at[0]:at[1]], progress[at[1]:end]
 		cached := strings.Contains(rest, "Using cache") || strings.Contains(step, ": FROM ")
 		if last := i == len(steps)-1; last && (cached || !strings.HasPrefix(step[strings.Index(step, ": ")+2:], "COPY bin/")) {
 			t.Errorf("the last step %q (cached %v) is not the binary's COPY, rebuilt", step, cached)
@@ -221,20 +262,7 @@ func TestSourceChangeRebuildsOnlyTheBinaryLayer(t *testing.T) {
 		}
 	}
 	if len(steps) < 5 {
-		t.Errorf("the build printed %d steps:\n%s", len(steps), progress.String())
-	}
-	second := layers(t, cli, b[0].Ref)
-	if len(first) != len(second) || len(first) < 2 {
-		t.Fatalf("layer counts differ: %d vs %d", len(first), len(second))
-	}
-	last := len(first) - 1
-	for i := range last {
-		if first[i] != second[i] {
-			t.Errorf("layer %d changed: %s → %s", i, first[i], second[i])
-		}
-	}
-	if first[last] == second[last] {
-		t.Error("the binary layer did not change")
+		t.Errorf("the build printed %d steps:\n%s", len(steps), progress)
 	}
 }
 
@@ -282,38 +310,55 @@ func TestBadInput(t *testing.T) {
 }
 
 // Ctrl-C in the middle of a build: the tag is not set, no container of the
-// builder is left, and no half-staged context stays behind.
+// builder is left, and no half-staged context or half-written layout stays
+// behind. The default builder is cancelled as its load into Docker begins,
+// Docker's as the builder starts printing.
 func TestCancelledBuildLeavesNothing(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) { c.TZ = "Europe/Berlin" })
-	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	before := containerCount(t, cli)
-	// The legacy builder keeps the steps it finished as untagged cache
-	// images, as an interrupted docker build does.
-	removeNewDanglingImages(t, cli)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := build.Build(ctx, c, cancelOnWrite(cancel), io.Discard)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("error %v, want context.Canceled", err)
-	}
-	if _, err := cli.ImageInspect(context.Background(), c.Image); err == nil {
-		t.Errorf("image %s was tagged by a cancelled build", c.Image)
-	}
-	if leftovers, _ := filepath.Glob(filepath.Join(c.Dist, ".image-*")); len(leftovers) > 0 {
-		t.Errorf("half-staged context left behind: %v", leftovers)
-	}
-	// The daemon removes the builder's containers asynchronously after the
-	// client goes away; give it a moment before counting.
-	deadline := time.Now().Add(10 * time.Second)
-	for containerCount(t, cli) > before && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if n := containerCount(t, cli); n > before {
-		t.Errorf("%d containers left after a cancelled build", n-before)
+	for _, builder := range []string{"", "docker"} {
+		t.Run(cmp.Or(builder, "default"), func(t *testing.T) {
+			c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) { c.TZ = "Europe/Berlin"; c.Builder = builder })
+			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			before := containerCount(t, cli)
+			// The legacy builder keeps the steps it finished as untagged cache
+			// images, as an interrupted docker build does.
+			removeNewDanglingImages(t, cli)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var progress io.Writer = cancelOnWrite(cancel)
+			if c.Builder != "docker" {
+				proxy := testkit.NewEngineProxy(t)
+				proxy.OnRequest = func(method, path string) {
+					if method == "POST" && strings.HasSuffix(path, "/images/load") {
+						cancel()
+					}
+				}
+				t.Setenv("DOCKER_HOST", "unix://"+proxy.Socket)
+				progress = io.Discard
+			}
+			_, err := build.Build(ctx, c, progress, io.Discard)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("error %v, want context.Canceled", err)
+			}
+			if _, err := cli.ImageInspect(context.Background(), c.Image); err == nil {
+				t.Errorf("image %s was tagged by a cancelled build", c.Image)
+			}
+			if leftovers, _ := filepath.Glob(filepath.Join(c.Dist, ".*-*")); len(leftovers) > 0 {
+				t.Errorf("half-written folder left behind: %v", leftovers)
+			}
+			// The daemon removes the builder's containers asynchronously after
+			// the client goes away; give it a moment before counting.
+			deadline := time.Now().Add(10 * time.Second)
+			for containerCount(t, cli) > before && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if n := containerCount(t, cli); n > before {
+				t.Errorf("%d containers left after a cancelled build", n-before)
+			}
+		})
 	}
 }
 

@@ -4,99 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slimage/slimage/internal/testkit"
 )
-
-// countingProxy is a container engine socket of the test's own that relays
-// to the real daemon and keeps what clients sent, so a test can tell which
-// requests went through it.
-type countingProxy struct {
-	socket string
-	mu     sync.Mutex
-	sent   bytes.Buffer
-}
-
-func newCountingProxy(t *testing.T) *countingProxy {
-	t.Helper()
-	network, addr := "unix", "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
-		addr = strings.TrimPrefix(h, "unix://")
-	} else if strings.HasPrefix(h, "tcp://") {
-		network, addr = "tcp", strings.TrimPrefix(h, "tcp://")
-	}
-	// A short path: unix socket paths are limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "slimage-proxy-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &countingProxy{socket: filepath.Join(dir, "engine.sock")}
-	ln, err := net.Listen("unix", p.socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close(); os.RemoveAll(dir) })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				up, err := net.Dial(network, addr)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				go func() {
-					io.Copy(io.MultiWriter(up, p), c)
-					up.(interface{ CloseWrite() error }).CloseWrite()
-				}()
-				io.Copy(c, up)
-			}()
-		}
-	}()
-	return p
-}
-
-func (p *countingProxy) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.sent.Write(b)
-}
-
-// Contains says whether the clients sent s.
-func (p *countingProxy) Contains(s string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return strings.Contains(p.sent.String(), s)
-}
-
-// saw says whether a request to an API path ending in path went through.
-func (p *countingProxy) saw(method, path string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, l := range strings.Split(p.sent.String(), "\r\n") {
-		if f := strings.Fields(l); len(f) == 3 && f[0] == method && strings.HasPrefix(f[2], "HTTP/") {
-			if u, _, _ := strings.Cut(f[1], "?"); strings.HasSuffix(u, path) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // The engine slimage uses is the one the Docker CLI would use: with
 // DOCKER_HOST unset, the current context in $DOCKER_CONFIG/config.json, or
@@ -105,7 +24,7 @@ func (p *countingProxy) saw(method, path string) bool {
 // error naming the context.
 func TestEngineFromTheDockerContext(t *testing.T) {
 	magefile := compiledMagefile(t)
-	proxy := newCountingProxy(t)
+	proxy := testkit.NewEngineProxy(t)
 	cfg := t.TempDir()
 	docker := func(args ...string) {
 		t.Helper()
@@ -113,7 +32,7 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
 		testkit.Run(t, cmd)
 	}
-	docker("context", "create", "slimage-proxy", "--docker", "host=unix://"+proxy.socket)
+	docker("context", "create", "slimage-proxy", "--docker", "host=unix://"+proxy.Socket)
 	docker("context", "create", "slimage-nowhere", "--docker", "host=unix://"+filepath.Join(cfg, "nothing.sock"))
 	ref := "slimage-test/hello:context"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
@@ -132,16 +51,16 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 		if err != nil {
 			t.Fatalf("mage image verify through the current context: %v\n%s", err, out)
 		}
-		want := `engine unix://` + proxy.socket + ` (Docker context "slimage-proxy" (the current context in ` + filepath.Join(cfg, "config.json") + `))`
+		want := `engine unix://` + proxy.Socket + ` (Docker context "slimage-proxy" (the current context in ` + filepath.Join(cfg, "config.json") + `))`
 		if !strings.Contains(out, want) {
 			t.Errorf("mage -v did not say %q:\n%s", want, out)
 		}
-		for _, req := range [][2]string{{"POST", "/build"}, {"POST", "/containers/create"}} {
-			if !proxy.saw(req[0], req[1]) {
+		for _, req := range [][2]string{{"POST", "/images/load"}, {"POST", "/containers/create"}} {
+			if !proxy.Saw(req[0], req[1]) {
 				t.Errorf("no %s ...%s went through the context's engine", req[0], req[1])
 			}
 		}
-		if !proxy.Contains("User-Agent: tc-go/") || !strings.Contains(out, "Resolved Docker Host: unix://"+proxy.socket) {
+		if !proxy.Contains("User-Agent: tc-go/") || !strings.Contains(out, "Resolved Docker Host: unix://"+proxy.Socket) {
 			t.Error("testcontainers-go's requests did not go through the context's engine")
 		}
 		if strings.Contains(out, "/var/run/docker.sock") {
@@ -149,13 +68,11 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 		}
 	})
 	t.Run("DOCKER_CONTEXT", func(t *testing.T) {
-		proxy.mu.Lock()
-		proxy.sent.Reset()
-		proxy.mu.Unlock()
+		proxy.Reset()
 		if out, err := run([]string{"DOCKER_CONTEXT=slimage-proxy"}, "verify"); err != nil {
 			t.Fatalf("mage verify with DOCKER_CONTEXT: %v\n%s", err, out)
 		}
-		if !proxy.saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
+		if !proxy.Saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
 			t.Error("verify's containers did not go through the context DOCKER_CONTEXT names")
 		}
 	})
@@ -268,10 +185,10 @@ func TestEngineOverSSH(t *testing.T) {
 	testkit.NeedEmulation(t)
 	// The stand-in's engine is the real daemon behind a counting proxy, to
 	// see what the remote engine was asked.
-	proxy := newCountingProxy(t)
+	proxy := testkit.NewEngineProxy(t)
 	bin := t.TempDir()
 	ssh := filepath.Join(bin, "ssh")
-	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nDOCKER_HOST='unix://"+proxy.socket+"' exec docker system dial-stdio\n"), 0o755); err != nil {
+	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nDOCKER_HOST='unix://"+proxy.Socket+"' exec docker system dial-stdio\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	relaysBefore, _ := filepath.Glob(filepath.Join(os.TempDir(), "slimage-engine-*"))
@@ -291,7 +208,7 @@ func TestEngineOverSSH(t *testing.T) {
 	if !strings.Contains(string(out), "engine ssh://slimage@engine.invalid (DOCKER_HOST)") || !strings.Contains(string(out), "verify "+ref+"-linux_arm64 linux/arm64") {
 		t.Errorf("image and verify did not go over ssh:\n%s", out)
 	}
-	if !proxy.saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
+	if !proxy.Saw("POST", "/containers/create") || !proxy.Contains("User-Agent: tc-go/") {
 		t.Error("verify's containers did not go over ssh")
 	}
 	if proxy.Contains(":/slimage-probe:ro") {

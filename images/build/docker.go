@@ -70,6 +70,9 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context,
 		}
 	}
 	native, err := daemon.Platform(ctx, cli)
+	if ctx.Err() != nil {
+		return Built{}, ctx.Err()
+	}
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %w", ref, err)
 	}

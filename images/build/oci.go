@@ -78,9 +78,7 @@ func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", st.src, err)
 		}
-		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(data)), nil
-		}, tarball.WithMediaType(types.OCILayer))
+		layer, err := newMemLayer(data)
 		if err != nil {
 			return nil, err
 		}
@@ -137,6 +135,7 @@ func layerTar(src, dst string, created time.Time) ([]byte, error) {
 		return nil, err
 	}
 	if !info.IsDir() {
+		buf.Grow(int(info.Size()) + 16<<10) // the binary: one allocation, not a dozen doublings
 		// Parent folders of a single file are created 0755, as Docker does.
 		dir := strings.Trim(path.Dir(dst), "/")
 		var parents []string
@@ -329,12 +328,17 @@ func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag s
 	go func() { pw.CloseWithError(tarball.Write(t, img, pw)) }()
 	defer pr.Close()
 	res, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	if err == nil {
+		defer res.Close()
+		_, err = io.Copy(io.Discard, res)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("load %s into Docker: %s", tag, daemon.FirstLine(err))
 	}
-	defer res.Close()
-	_, err = io.Copy(io.Discard, res)
-	return err
+	return nil
 }
 
 // Push writes the index and its images to ref, with credentials from the
