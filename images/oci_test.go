@@ -2,6 +2,7 @@ package images_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -105,11 +106,51 @@ func TestOCIBuildIsReproducible(t *testing.T) {
 		for _, pi := range imgs {
 			d, _ := pi.Image.Digest()
 			ds = append(ds, d.String())
+			layersAreCompleteArchives(t, pi.Image)
 		}
 		digests = append(digests, ds)
 	}
 	if !reflect.DeepEqual(digests[0], digests[1]) {
 		t.Errorf("digests differ between checkouts:\n%v\n%v", digests[0], digests[1])
+	}
+}
+
+// layersAreCompleteArchives checks that each layer of img, as a registry
+// or a tool would read it, is a whole tar archive (its entries padded and
+// the two zero blocks at the end that strict readers require), and that
+// its gzip holds exactly its tar.
+func layersAreCompleteArchives(t *testing.T, img v1.Image) {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data)%512 != 0 || len(data) < 1024 || !bytes.Equal(data[len(data)-1024:], make([]byte, 1024)) {
+			t.Errorf("layer %d (%d bytes) is not a complete tar archive: no end-of-archive blocks", i, len(data))
+		}
+		zrc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(zrc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		zrc.Close()
+		if err != nil || !bytes.Equal(unzipped, data) {
+			t.Errorf("layer %d: its gzip does not hold its tar (%v)", i, err)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/moby/moby/client"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
@@ -130,6 +131,16 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 			return nil, err
 		}
 	}
+	// Docker takes the images first, as their tars, while the gzip that the
+	// layout, the digests and a push need is still being made.
+	cli, connErr := daemon.Connect(ctx, progress)
+	var built []Built
+	if connErr == nil {
+		defer cli.Close()
+		if built, err = loadAll(ctx, cli, tags, imgs); err != nil {
+			return nil, err
+		}
+	}
 	// Each platform's SBOM and provenance, attached to its manifest as
 	// referrers (in the layout, and on push).
 	var refs []referrer
@@ -184,22 +195,32 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 			return nil, err
 		}
 	}
-	cli, err := daemon.Connect(ctx, progress)
-	if err != nil {
-		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", err)
+	if connErr != nil {
+		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", connErr)
 	}
-	defer cli.Close()
+	for i, b := range built {
+		printBuilt(out, b, imgs[i].Context)
+	}
+	for _, a := range atts {
+		printAttestation(out, a, true)
+	}
+	return built, nil
+}
+
+// loadAll loads each platform's image into Docker as its tag, unless the
+// tag already names that image.
+func loadAll(ctx context.Context, cli *client.Client, tags []Built, imgs []OCIPlatformImage) ([]Built, error) {
 	var built []Built
 	for i, t := range tags {
-		pi := imgs[i]
-		id, err := pi.Image.ConfigName()
+		img := imgs[i].forLoad()
+		id, err := img.ConfigName()
 		if err != nil {
 			return nil, err
 		}
 		b := Built{Ref: t.Ref, Platform: t.Platform, ID: id.String()}
 		prev, err := cli.ImageInspect(ctx, t.Ref)
 		if b.Unchanged = err == nil && prev.ID == b.ID; !b.Unchanged {
-			if err := LoadIntoDocker(ctx, cli, pi.Image, t.Ref); err != nil {
+			if err := LoadIntoDocker(ctx, cli, img, t.Ref); err != nil {
 				return nil, err
 			}
 			if prev, err = cli.ImageInspect(ctx, t.Ref); err != nil {
@@ -207,11 +228,7 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 			}
 		}
 		b.Size = prev.Size
-		printBuilt(out, b, pi.Context)
 		built = append(built, b)
-	}
-	for _, a := range atts {
-		printAttestation(out, a, true)
 	}
 	return built, nil
 }

@@ -11,46 +11,78 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// memLayer is a layer held in memory twice, as its tar and as its gzip,
-// each made once with both digests on the way. The layout, the digest and
-// the load into Docker all read these bytes: compressing the binary's
-// layer is most of a one-line change's cost otherwise (go-containerregistry
-// compresses afresh for each reader), and klauspost's gzip at its fastest
-// level takes a third of the standard library's time for the same size.
+// memLayer is a layer held in memory twice, as its tar and as its gzip.
+// The gzip is made once, in the background from the moment the tar is
+// there: the load into Docker takes the tar (tarLayer), and only the
+// layout, the digests and a push wait for the gzip. Compressing the
+// binary's layer is otherwise most of a one-line change's cost
+// (go-containerregistry compresses afresh for each reader; klauspost's gzip
+// at its fastest level takes a third of the standard library's time).
 type memLayer struct {
-	tar, gz        []byte
-	diffID, digest v1.Hash
+	tar    []byte
+	diffID v1.Hash
+
+	zipped chan struct{} // closed when gz, digest and err are set
+	gz     []byte
+	digest v1.Hash
+	err    error
 }
 
-func newMemLayer(tar []byte) (*memLayer, error) {
-	l := &memLayer{tar: tar}
+func newMemLayer(tar []byte) *memLayer {
+	sum := sha256.Sum256(tar)
+	l := &memLayer{tar: tar, diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, zipped: make(chan struct{})}
+	go l.compress()
+	return l
+}
+
+func (l *memLayer) compress() {
+	defer close(l.zipped)
 	var gz bytes.Buffer
-	gz.Grow(len(tar) / 2)
-	zipped := sha256.New()
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(&gz, zipped), gzip.BestSpeed)
-	if err != nil {
-		return nil, err
+	gz.Grow(len(l.tar) / 2)
+	h := sha256.New()
+	zw, err := gzip.NewWriterLevel(io.MultiWriter(&gz, h), gzip.BestSpeed)
+	if err == nil {
+		_, err = zw.Write(l.tar)
 	}
-	unzipped := sha256.New()
-	if _, err := io.MultiWriter(zw, unzipped).Write(tar); err != nil {
-		return nil, err
+	if err == nil {
+		err = zw.Close()
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	l.gz = gz.Bytes()
-	l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zipped.Sum(nil))}
-	l.diffID = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(unzipped.Sum(nil))}
-	return l, nil
+	l.gz, l.err = gz.Bytes(), err
+	l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-func (l *memLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *memLayer) wait() error { <-l.zipped; return l.err }
+
 func (l *memLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil }
-func (l *memLayer) Size() (int64, error)                { return int64(len(l.gz)), nil }
 func (l *memLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *memLayer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(l.gz)), nil
-}
 func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(l.tar)), nil
 }
+
+// Digest, Size and Compressed wait for the gzip (a return statement would
+// read the fields before calling wait).
+func (l *memLayer) Digest() (v1.Hash, error) {
+	err := l.wait()
+	return l.digest, err
+}
+
+func (l *memLayer) Size() (int64, error) {
+	err := l.wait()
+	return int64(len(l.gz)), err
+}
+
+func (l *memLayer) Compressed() (io.ReadCloser, error) {
+	if err := l.wait(); err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(l.gz)), nil
+}
+
+// tarLayer is a memLayer as Docker's load takes it fastest: the tar itself,
+// with nothing to compress here or to decompress in the daemon.
+type tarLayer struct{ *memLayer }
+
+func (l tarLayer) Digest() (v1.Hash, error)            { return l.diffID, nil }
+func (l tarLayer) Size() (int64, error)                { return int64(len(l.tar)), nil }
+func (l tarLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
+func (l tarLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }

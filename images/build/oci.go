@@ -39,6 +39,14 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // Everything comes from the staged files and the spec, and every time is
 // the image's created time, so the same context gives the same digest.
 func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
+	img, _, err := ociImages(sc, p)
+	return img, err
+}
+
+// ociImages is OCIImage and the same image as Docker's load takes it
+// fastest: the same config (so the same image ID) over the layers' tars,
+// loaded while the gzip the layout needs is still being made.
+func ociImages(sc *stage.Context, p config.Platform) (img, load v1.Image, err error) {
 	s := sc.Spec
 	created := sc.Created()
 	env := append([]string{defaultPath}, s.Env()...)
@@ -61,10 +69,11 @@ func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 	if len(ports) == 0 {
 		cfg.Config.ExposedPorts = nil
 	}
-	img, err := mutate.ConfigFile(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON), cfg)
+	img, err = mutate.ConfigFile(mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON), cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	load = img
 	type step struct {
 		src, dst, createdBy string
 	}
@@ -76,19 +85,18 @@ func OCIImage(sc *stage.Context, p config.Platform) (v1.Image, error) {
 	for _, st := range steps {
 		data, err := layerTar(filepath.Join(sc.Dir, filepath.FromSlash(st.src)), st.dst, created)
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", st.src, err)
+			return nil, nil, fmt.Errorf("layer %s: %w", st.src, err)
 		}
-		layer, err := newMemLayer(data)
-		if err != nil {
-			return nil, err
+		layer := newMemLayer(data)
+		history := v1.History{Created: v1.Time{Time: created}, CreatedBy: st.createdBy, Comment: "slimage"}
+		if img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer, History: history}); err != nil {
+			return nil, nil, err
 		}
-		img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: types.OCILayer,
-			History: v1.History{Created: v1.Time{Time: created}, CreatedBy: st.createdBy, Comment: "slimage"}})
-		if err != nil {
-			return nil, err
+		if load, err = mutate.Append(load, mutate.Addendum{Layer: tarLayer{layer}, MediaType: types.OCIUncompressedLayer, History: history}); err != nil {
+			return nil, nil, err
 		}
 	}
-	return img, nil
+	return img, load, nil
 }
 
 // layerTar writes what `COPY src dst` adds, as Docker's builder lays it
@@ -150,7 +158,9 @@ func layerTar(src, dst string, created time.Time) ([]byte, error) {
 		if err := write(strings.TrimPrefix(dst, "/"), src, info); err != nil {
 			return nil, err
 		}
-		return buf.Bytes(), tw.Close()
+		// Close first: it writes the last entry's padding and the archive's end.
+		err := tw.Close()
+		return buf.Bytes(), err
 	}
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == src {
@@ -166,7 +176,8 @@ func layerTar(src, dst string, created time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), tw.Close()
+	err = tw.Close()
+	return buf.Bytes(), err
 }
 
 // OCIPlatformImage is one platform of an OCI build.
@@ -174,6 +185,16 @@ type OCIPlatformImage struct {
 	Platform config.Platform
 	Image    v1.Image
 	Context  *stage.Context
+	load     v1.Image // Image as Docker's load takes it fastest, when just assembled
+}
+
+// forLoad is what LoadIntoDocker gets: the tars of a just assembled image,
+// else the image itself (read back from the layout).
+func (pi OCIPlatformImage) forLoad() v1.Image {
+	if pi.load != nil {
+		return pi.load
+	}
+	return pi.Image
 }
 
 // BuildOCIIndex stages a context per platform, assembles each image and an
@@ -190,12 +211,12 @@ func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, 
 	var imgs []OCIPlatformImage
 	for i, p := range c.Platforms {
 		sc := contexts[i]
-		img, err := OCIImage(sc, p)
+		img, load, err := ociImages(sc, p)
 		if err != nil {
 			return nil, nil, fmt.Errorf("build image %s %s: %w", c.Image, p, err)
 		}
 		img = mutate.Annotations(img, standardAnnotations(sc.Spec.Labels)).(v1.Image)
-		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc})
+		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc, load: load})
 	}
 	return indexOf(c, imgs), imgs, nil
 }
