@@ -163,11 +163,11 @@ func TestPodman(t *testing.T) {
 		}
 		return string(out)
 	}
-	out := run([]string{"SLIMAGE_IMAGE=" + ref}, "-v", "image", "verify")
+	out := run([]string{"SLIMAGE_IMAGE=" + ref, "SLIMAGE_BUILDER=docker"}, "-v", "image", "verify")
 	if !strings.Contains(out, "engine "+host+" (DOCKER_HOST)") || !strings.Contains(out, "verify "+ref+" linux/amd64") {
 		t.Errorf("the Docker builder path did not go through Podman:\n%s", out)
 	}
-	out = run([]string{"SLIMAGE_IMAGE=" + ref + "-oci", "SLIMAGE_BUILDER=oci", "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64"}, "verify")
+	out = run([]string{"SLIMAGE_IMAGE=" + ref + "-oci", "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64"}, "verify")
 	for _, want := range []string{"verify " + ref + "-oci linux/amd64", "verify " + ref + "-oci-linux_arm64 linux/arm64"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in the OCI path's output:\n%s", want, out)
