@@ -1,10 +1,13 @@
 package targets_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/slimage/slimage/internal/testkit"
 )
@@ -16,6 +19,7 @@ type benchConsumer struct {
 	dir, mage, version string
 	bare               string // the bare commands' context, outside the module: their writes are not the service's inputs
 	env                []string
+	edits              int
 }
 
 func newBenchConsumer(b *testing.B) *benchConsumer {
@@ -60,8 +64,20 @@ func removeBenchImages() {
 	exec.Command("docker", "rmi", "-f", "footprint:bench", "slimage-bench/bare:bench").Run()
 }
 
+// edit makes a one-line change to the service, untimed, then waits a random
+// part of a second: on this machine's daemon a docker build's commit ends
+// just after a whole second of the wall clock, so a steady rhythm would
+// lock the bare commands into one phase (see bench/main.go).
+func (c *benchConsumer) edit(b *testing.B) {
+	b.StopTimer()
+	defer b.StartTimer()
+	c.edits++
+	testkit.WriteFiles(b, c.dir, map[string]string{"zz_bench.go": fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", c.edits)})
+	time.Sleep(rand.N(time.Second))
+}
+
 // BenchmarkConsumer compares, in one run on the footprint consumer, slimage's
-// no-op targets with the bare commands they replace. mage rechecks its
+// no-op targets and a one-line change with the bare commands they replace. mage rechecks its
 // compiled magefile with a `go build` of its own on every run;
 // MAGEFILE_HASHFAST=1 skips that. Quote the ratios of the ns/op.
 func BenchmarkConsumer(b *testing.B) {
@@ -82,6 +98,9 @@ func BenchmarkConsumer(b *testing.B) {
 		{"noop-image/bare-go-build+docker-build", func(b *testing.B) { c.bareImage(b, nil) }},
 		{"noop-image/mage-image", func(b *testing.B) { testkit.Run(b, c.cmd(nil, c.mage, "image")) }},
 		{"noop-image/mage-image-hashfast", func(b *testing.B) { testkit.Run(b, c.cmd(hashfast, c.mage, "image")) }},
+		{"change-image/bare-go-build+docker-build", func(b *testing.B) { c.edit(b); c.bareImage(b, nil) }},
+		{"change-image/mage-image", func(b *testing.B) { c.edit(b); testkit.Run(b, c.cmd(nil, c.mage, "image")) }},
+		{"change-image/mage-image-hashfast", func(b *testing.B) { c.edit(b); testkit.Run(b, c.cmd(hashfast, c.mage, "image")) }},
 	}
 	for _, r := range runs {
 		b.Run(r.name, func(b *testing.B) {
