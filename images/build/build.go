@@ -226,6 +226,9 @@ func loadAll(ctx context.Context, cli *client.Client, tags []Built, imgs []OCIPl
 			if prev, err = cli.ImageInspect(ctx, t.Ref); err != nil {
 				return nil, fmt.Errorf("load %s: %s", t.Ref, daemon.FirstLine(err))
 			}
+			if prev.ID != b.ID {
+				return nil, fmt.Errorf("load %s: Docker names image %s, not the loaded %s: is another build tagging it at the same time?", t.Ref, prev.ID, b.ID)
+			}
 		}
 		b.Size = prev.Size
 		built = append(built, b)

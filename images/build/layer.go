@@ -2,22 +2,22 @@ package build
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 )
 
 // memLayer is a layer held in memory twice, as its tar and as its gzip.
 // The gzip is made once, in the background from the moment the tar is
 // there: the load into Docker takes the tar (tarLayer), and only the
 // layout, the digests and a push wait for the gzip. Compressing the
-// binary's layer is otherwise most of a one-line change's cost
-// (go-containerregistry compresses afresh for each reader; klauspost's gzip
-// at its fastest level takes a third of the standard library's time).
+// binary's layer was most of a one-line change's cost before
+// (go-containerregistry's layers compress afresh for each reader: three
+// times, ~60 ms each for the sample's 6 MB, before the load could start).
 type memLayer struct {
 	tar    []byte
 	diffID v1.Hash

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
@@ -351,7 +352,9 @@ func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag s
 	res, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err == nil {
 		defer res.Close()
-		_, err = io.Copy(io.Discard, res)
+		// A load that fails part way still answers 200: its error is in
+		// the stream.
+		err = jsonmessage.DisplayJSONMessagesStream(res, io.Discard, 0, false, nil)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -36,7 +36,8 @@ import (
 
 func main() {
 	// A short-lived process whose heap is a few layers of a few MB: collect
-	// less often (the default collects ~10 times while one layer is made).
+	// less often (with the default, the collector took ~18% of the CPU of a
+	// one-line change's image step here).
 	debug.SetGCPercent(400)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
