@@ -108,7 +108,7 @@ func writeAttestation(c *config.Config, p config.Platform, docs attestationPair)
 func printAttestation(out io.Writer, a Attestation, attached bool) {
 	note := "  (attached to the image as referrers)"
 	if !attached {
-		note = "  (files only: SLIMAGE_BUILDER=oci attaches them to the image)"
+		note = "  (files only: the default builder, oci, attaches them to the image)"
 	}
 	fmt.Fprintf(out, "sbom %s  %s  provenance %s%s\n", a.Platform, human.Path(a.SBOM), human.Path(a.Provenance), note)
 }
