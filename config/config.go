@@ -748,13 +748,6 @@ func (c *Config) resolveBuilder() error {
 
 // resolveMultistage checks the Dockerfile mode and derives the builder
 // image from go.mod: the toolchain line's version if any, else the go line's.
-func itOrThem(n int) string {
-	if n == 1 {
-		return "it"
-	}
-	return "them"
-}
-
 func (c *Config) resolveMultistage() error {
 	switch c.DockerfileMode {
 	case "host", "":
@@ -768,11 +761,7 @@ func (c *Config) resolveMultistage() error {
 		// Name what multistage cannot honour, never drop it silently.
 		var cannot []string
 		if len(c.Platforms) != 1 || c.Platforms[0] != c.HostPlatform() {
-			ps := make([]string, len(c.Platforms))
-			for i, p := range c.Platforms {
-				ps[i] = p.String()
-			}
-			cannot = append(cannot, "SLIMAGE_PLATFORMS="+strings.Join(ps, ","))
+			cannot = append(cannot, "SLIMAGE_PLATFORMS="+platformList(c.Platforms))
 		}
 		if c.Push != "" {
 			cannot = append(cannot, "SLIMAGE_PUSH="+c.Push)
@@ -800,6 +789,13 @@ func (c *Config) resolveMultistage() error {
 		c.DockerfileOut = rel
 	}
 	return nil
+}
+
+func itOrThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 func platformList(ps []Platform) string {

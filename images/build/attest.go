@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
@@ -37,11 +36,11 @@ func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenance
 }
 
 // Attest writes the SBOM of b's binary and the provenance of b, the image
-// built from the context staged for its platform, naming the image by its
-// ID. Both depend only on the sources and settings (their time is the
+// built from sc, the context staged for its platform, naming the image by
+// its ID. Both depend only on the sources and settings (their time is the
 // image's created time), so the same commit gives the same bytes.
-func Attest(c *config.Config, b Built) (Attestation, error) {
-	docs, err := attestationDocs(c, b.Platform, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
+func Attest(c *config.Config, b Built, sc *stage.Context) (Attestation, error) {
+	docs, err := attestationDocs(c, b.Platform, sc, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
 	if err != nil {
 		return Attestation{}, err
 	}
@@ -52,14 +51,11 @@ func Attest(c *config.Config, b Built) (Attestation, error) {
 type attestationPair struct{ sbom, provenance []byte }
 
 // attestationDocs makes p's SBOM and the provenance of image, the image
-// built for p (the OCI path names it by its manifest's digest, the Docker
-// path by its ID).
-func attestationDocs(c *config.Config, p config.Platform, image provenance.Artifact) (attestationPair, error) {
+// built for p from sc (the OCI path names it by its manifest's digest, the
+// Docker path by its ID).
+func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, image provenance.Artifact) (attestationPair, error) {
 	bin := gobuild.OutputPath(c, p)
-	created := time.Unix(0, 0)
-	if t, err := time.Parse(time.RFC3339, stage.Labels(c)["org.opencontainers.image.created"]); err == nil {
-		created = t
-	}
+	created := sc.Created()
 	version := SlimageVersion()
 	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -74,7 +70,7 @@ func attestationDocs(c *config.Config, p config.Platform, image provenance.Artif
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
-	materials, err := materials(c, stage.Dir(c, p))
+	materials, err := materials(c, sc.Dir)
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}

@@ -93,7 +93,7 @@ func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out 
 	printBuilt(out, b, sc)
 	// The image is the daemon's: its SBOM and provenance are files (the OCI
 	// builder attaches them to the image).
-	a, err := Attest(c, b)
+	a, err := Attest(c, b, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out
 		if err != nil {
 			return nil, err
 		}
-		docs, err := attestationDocs(c, pi.Platform, provenance.Artifact{Name: tags[i].Ref, SHA256: subject.Digest.Hex})
+		docs, err := attestationDocs(c, pi.Platform, pi.Context, provenance.Artifact{Name: tags[i].Ref, SHA256: subject.Digest.Hex})
 		if err != nil {
 			return nil, err
 		}

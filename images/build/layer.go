@@ -30,7 +30,7 @@ type memLayer struct {
 
 func newMemLayer(tar []byte) *memLayer {
 	sum := sha256.Sum256(tar)
-	l := &memLayer{tar: tar, diffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, zipped: make(chan struct{})}
+	l := &memLayer{tar: tar, diffID: sha256Hash(sum[:]), zipped: make(chan struct{})}
 	go l.compress()
 	return l
 }
@@ -48,7 +48,12 @@ func (l *memLayer) compress() {
 		err = zw.Close()
 	}
 	l.gz, l.err = gz.Bytes(), err
-	l.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
+	l.digest = sha256Hash(h.Sum(nil))
+}
+
+// sha256Hash is a SHA-256 sum as go-containerregistry names blobs.
+func sha256Hash(sum []byte) v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum)}
 }
 
 func (l *memLayer) wait() error { <-l.zipped; return l.err }

@@ -372,8 +372,24 @@ func Push(ctx context.Context, idx v1.ImageIndex, ref string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("push %s: %v: write registry/repository[:tag]", ref, err)
 	}
-	if err := remote.WriteIndex(r, idx, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
-		return v1.Hash{}, fmt.Errorf("push %s: %s", ref, daemon.FirstLine(err))
+	if err := remote.WriteIndex(r, idx, pushOptions(ctx)...); err != nil {
+		return v1.Hash{}, pushError(ctx, r, "", err)
 	}
 	return idx.Digest()
+}
+
+// pushOptions are how every upload reaches the registry: with the
+// credentials docker login left (credential helpers included).
+func pushOptions(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+}
+
+// pushError is a failed upload to r (of what, if not the index), with the
+// usual fixes.
+func pushError(ctx context.Context, r name.Reference, what string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("push %s%s: %s: check that the registry %s answers and that you may push there (docker login %s)",
+		r, what, daemon.FirstLine(err), r.Context().RegistryStr(), r.Context().RegistryStr())
 }

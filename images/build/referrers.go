@@ -4,22 +4,18 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-
-	"github.com/slimage/slimage/images/daemon"
 )
 
 // referrer is an OCI 1.1 artifact about an image: a manifest whose
@@ -31,6 +27,7 @@ type referrer struct {
 	kind     string // "sbom" or "provenance", for the output
 	manifest []byte
 	desc     v1.Descriptor
+	subject  v1.Hash
 	blobs    []blob
 }
 
@@ -52,13 +49,13 @@ func newReferrer(kind, artifactType string, doc []byte, subject v1.Descriptor) (
 	}
 	desc := descriptorOf(types.OCIManifestSchema1, raw)
 	desc.ArtifactType = artifactType
-	return referrer{kind: kind, manifest: raw, desc: desc,
+	return referrer{kind: kind, manifest: raw, desc: desc, subject: subject.Digest,
 		blobs: []blob{{types.OCIEmptyJSON, emptyConfig}, {types.MediaType(artifactType), doc}}}, nil
 }
 
 func descriptorOf(mt types.MediaType, data []byte) v1.Descriptor {
 	sum := sha256.Sum256(data)
-	return v1.Descriptor{MediaType: mt, Size: int64(len(data)), Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
+	return v1.Descriptor{MediaType: mt, Size: int64(len(data)), Digest: sha256Hash(sum[:])}
 }
 
 // addReferrers writes the referrers' blobs into the layout at dir and lists
@@ -127,23 +124,18 @@ func pushReferrers(ctx context.Context, ref string, refs []referrer, out io.Writ
 	if err != nil {
 		return fmt.Errorf("push %s: %v", ref, err)
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	opts := pushOptions(ctx)
 	for _, rf := range refs {
 		for _, b := range rf.blobs {
 			if err := remote.WriteLayer(r.Context(), static.NewLayer(b.data, b.mediaType), opts...); err != nil {
-				return fmt.Errorf("push %s's %s: %s", ref, rf.kind, daemon.FirstLine(err))
+				return pushError(ctx, r, "'s "+rf.kind, err)
 			}
 		}
 		at := r.Context().Digest(rf.desc.Digest.String())
 		if err := remote.Put(at, rawManifest{rf.manifest, rf.desc.MediaType}, opts...); err != nil {
-			return fmt.Errorf("push %s's %s: %s", ref, rf.kind, daemon.FirstLine(err))
+			return pushError(ctx, r, "'s "+rf.kind, err)
 		}
-		subject := "?"
-		var m v1.Manifest
-		if json.Unmarshal(rf.manifest, &m) == nil && m.Subject != nil {
-			subject = m.Subject.Digest.String()
-		}
-		fmt.Fprintf(out, "push %s %s@%s (referrer of %s)\n", rf.kind, r.Context(), rf.desc.Digest, subject)
+		fmt.Fprintf(out, "push %s %s@%s (referrer of %s)\n", rf.kind, r.Context(), rf.desc.Digest, rf.subject)
 	}
 	return nil
 }

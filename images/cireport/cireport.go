@@ -122,6 +122,12 @@ func AppendSummary(markdown string) error {
 	return nil
 }
 
+// Class is the test cases' class name for a step on a platform
+// ("slimage.verify.linux_arm64"): CI systems group cases by it.
+func Class(step, platform string) string {
+	return "slimage." + step + "." + strings.ReplaceAll(platform, "/", "_")
+}
+
 // Cell makes s fit in a Markdown table cell.
 func Cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)

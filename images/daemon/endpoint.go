@@ -75,7 +75,8 @@ func Resolve() ([]Endpoint, error) {
 var knownSchemes = map[string]bool{"unix": true, "tcp": true, "ssh": true, "npipe": true, "http": true, "https": true}
 
 // ConfigDir is the Docker CLI's configuration folder: $DOCKER_CONFIG, else
-// ~/.docker.
+// ~/.docker. Not docker/cli's config.Dir: that one reads DOCKER_CONFIG once
+// per process, and Connect settles again when DOCKER_CONFIG changes.
 func ConfigDir() string {
 	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
 		return dir

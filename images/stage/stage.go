@@ -44,7 +44,7 @@ type Context struct {
 	Digest     string // of every file's path, mode and content: see Digest
 }
 
-// StageDir is where the context for p is staged: <dist>/image for a
+// Dir is where the context for p is staged: <dist>/image for a
 // single-platform build, <dist>/image-<os>_<arch> for each of several.
 func Dir(c *config.Config, p config.Platform) string {
 	if len(c.Platforms) <= 1 {
@@ -399,10 +399,15 @@ func caBundle(explicit string, extra []string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return appendPEM(bundle, more), nil
+}
+
+// appendPEM appends PEM text to a bundle, on a line of its own.
+func appendPEM(bundle, more []byte) []byte {
 	if len(more) > 0 && len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
 		bundle = append(bundle, '\n')
 	}
-	return append(bundle, more...), nil
+	return append(bundle, more...)
 }
 
 // extraCerts reads and checks the SLIMAGE_EXTRA_CA files, one after another.
@@ -416,10 +421,7 @@ func extraCerts(extra []string) ([]byte, error) {
 		if err := checkPEMCerts(data); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give PEM-encoded CA certificates (-----BEGIN CERTIFICATE-----)", p, err)
 		}
-		if len(certs) > 0 && certs[len(certs)-1] != '\n' {
-			certs = append(certs, '\n')
-		}
-		certs = append(certs, data...)
+		certs = appendPEM(certs, data)
 	}
 	return certs, nil
 }

@@ -29,7 +29,7 @@ func WriteCIReports(dist string, runs []Run, out io.Writer) error {
 	var suites []cireport.Suite
 	for _, r := range runs {
 		s := cireport.Suite{Name: "verify " + r.Image + " " + r.Platform}
-		class := "slimage.verify." + strings.ReplaceAll(r.Platform, "/", "_")
+		class := cireport.Class("verify", r.Platform)
 		title := strings.TrimSpace("verify "+r.Image+" "+r.Platform) + ": "
 		if r.Report == nil {
 			msg := "verify did not run its checks"

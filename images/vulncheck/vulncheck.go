@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -137,12 +138,15 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 	var md strings.Builder
 	for _, p := range c.Platforms {
 		bin := gobuild.OutputPath(c, p)
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("vulncheck %s: no binary at %s: build it first (mage build)", p, human.Path(bin))
+		}
 		findings, err := Binary(ctx, bin, db)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("vulncheck %s %s: %s: check SLIMAGE_VULN_DB (%s) and the network, or build first (mage build)", p, human.Path(bin), err, db)
+			return fmt.Errorf("vulncheck %s %s: %s: check that SLIMAGE_VULN_DB (%s) answers (the network, or the copy's folder)", p, human.Path(bin), err, db)
 		}
 		for i, f := range findings {
 			note := ""
@@ -151,11 +155,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 			} else {
 				blocking = append(blocking, f.ID+" in "+f.Module+"@"+f.Version)
 			}
-			fixed := "no fix yet"
-			if f.Fixed != "" {
-				fixed = "fixed in " + f.Fixed
-			}
-			fmt.Fprintf(out, "vuln %s  %s  %s@%s  %s  %s%s\n", p, f.ID, f.Module, f.Version, fixed, f.Symbol, note)
+			fmt.Fprintf(out, "vuln %s  %s  %s@%s  %s  %s%s\n", p, f.ID, f.Module, f.Version, f.fixedText(), f.Symbol, note)
 		}
 		path := filepath.Join(c.Dist, "vuln", p.DistDir()+".json")
 		data, err := json.MarshalIndent(Report{Platform: p.String(), Binary: filepath.Base(bin), DB: db, Findings: nonNil(findings)}, "", "  ")
@@ -176,7 +176,11 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 		return err
 	}
 	if len(blocking) > 0 {
-		return fmt.Errorf("vulncheck: %d reachable vulnerabilit%s (%s): upgrade each module to its fixed version, or list the ID in SLIMAGE_VULN_ALLOW once you have judged it", len(blocking), plural(len(blocking)), strings.Join(blocking, ", "))
+		vulns := "vulnerabilities"
+		if len(blocking) == 1 {
+			vulns = "vulnerability"
+		}
+		return fmt.Errorf("vulncheck: %d reachable %s (%s): upgrade each module to its fixed version, or list the ID in SLIMAGE_VULN_ALLOW once you have judged it", len(blocking), vulns, strings.Join(blocking, ", "))
 	}
 	return nil
 }
@@ -188,13 +192,6 @@ func nonNil(f []Finding) []Finding {
 	return f
 }
 
-func plural(n int) string {
-	if n == 1 {
-		return "y"
-	}
-	return "ies"
-}
-
 // JUnitPath is where Check puts its JUnit XML file.
 func JUnitPath(dist string) string { return filepath.Join(dist, "vuln", "junit.xml") }
 
@@ -202,14 +199,18 @@ func JUnitPath(dist string) string { return filepath.Join(dist, "vuln", "junit.x
 // fails, and is annotated under GitHub Actions), or one passing case.
 func ciSuite(platform string, findings []Finding, out io.Writer) cireport.Suite {
 	s := cireport.Suite{Name: "vulncheck " + platform}
-	class := "slimage.vulncheck." + strings.ReplaceAll(platform, "/", "_")
+	class := cireport.Class("vulncheck", platform)
 	if len(findings) == 0 {
 		s.Cases = append(s.Cases, cireport.Case{Name: "no reachable vulnerabilities", Class: class})
 	}
 	for _, f := range findings {
-		c := cireport.Case{Name: f.ID + " " + f.Symbol, Class: class, Output: f.Module + "@" + f.Version + ", fixed in " + orNone(f.Fixed)}
+		c := cireport.Case{Name: f.ID + " " + f.Symbol, Class: class, Output: f.Module + "@" + f.Version + ", " + f.fixedText()}
 		if !f.Allowed {
-			c.Failure = fmt.Sprintf("%s: %s@%s reaches %s: upgrade to %s, or list %s in SLIMAGE_VULN_ALLOW", f.ID, f.Module, f.Version, f.Symbol, orNone(f.Fixed), f.ID)
+			fix := "upgrade to " + f.Fixed
+			if f.Fixed == "" {
+				fix = "no fixed version yet: stop using " + f.Symbol
+			}
+			c.Failure = fmt.Sprintf("%s: %s@%s reaches %s: %s, or list %s in SLIMAGE_VULN_ALLOW", f.ID, f.Module, f.Version, f.Symbol, fix, f.ID)
 			c.Detail = c.Failure
 			cireport.Annotate(out, "vulncheck "+platform+": "+f.ID, c.Failure)
 		}
@@ -233,6 +234,14 @@ func summary(platform string, findings []Finding) string {
 		fmt.Fprintf(&b, "| %s | %s@%s | %s | %s | %s |\n", f.ID, f.Module, f.Version, orNone(f.Fixed), cireport.Cell(f.Symbol), state)
 	}
 	return b.String() + "\n"
+}
+
+// fixedText says where f is fixed, if anywhere.
+func (f Finding) fixedText() string {
+	if f.Fixed == "" {
+		return "no fix yet"
+	}
+	return "fixed in " + f.Fixed
 }
 
 func orNone(fixed string) string {
