@@ -10,13 +10,17 @@
 //   - ko: `ko build --local` with -s -w onto an empty base (no CA bundle, no
 //     zone), served by a registry on 127.0.0.1 that the benchmark starts
 //
-// each cold (empty Go build cache, warm module cache: a fresh CI runner),
-// no-op, and after a one-line change, each timed run started at a random
-// point of the second (see timed). It works on a copy of the sample and
-// removes the images it made. ko and crane (for the registry) are installed
-// once, at pinned versions, into the user cache with `go install`.
+// each cold (empty Go build cache and user cache, warm module cache), no-op,
+// and after a one-line change, each timed run started at a random point of
+// the second (see timed); and on a fresh runner (empty module, build and
+// user caches: nothing downloaded, nothing compiled), where slimage is the
+// README's zero-install `go run mage.go image`, ko is `go install` of ko at
+// its pinned version plus `ko build`, and the bare commands download and
+// compile as they are. It works on a copy of the sample and removes the
+// images it made. ko and crane (for the registry) are installed once, at
+// pinned versions, into the user cache with `go install`.
 //
-//	go run ./bench [-runs 5] [-cold 2]      (or: go run mage.go bench)
+//	go run ./bench [-runs 5] [-cold 2] [-fresh 1]      (or: go run mage.go bench)
 package main
 
 import (
@@ -54,15 +58,16 @@ type variant struct {
 func main() {
 	runs := flag.Int("runs", 5, "no-op and one-line runs per variant (medians)")
 	cold := flag.Int("cold", 2, "cold runs per variant (medians)")
+	fresh := flag.Int("fresh", 1, "fresh-runner runs per tool (medians)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
-	if err := run(*runs, *cold); err != nil {
+	if err := run(*runs, *cold, *fresh); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(runs, cold int) error {
+func run(runs, cold, fresh int) error {
 	root, err := os.Getwd()
 	if err != nil {
 		return err
@@ -99,7 +104,13 @@ func run(runs, cold int) error {
 	}
 	os.WriteFile(filepath.Join(svc, ".ko.yaml"), []byte("defaultBaseImage: "+registry+"/base:latest\nbuilds:\n- id: hello\n  main: .\n  ldflags: [\"-s\", \"-w\"]\n"), 0o644)
 
-	goproxy := "file://" + filepath.ToSlash(filepath.Join(root, "testdata", "goproxy"))
+	// The sample's one dependency from testdata/goproxy, anything else (the
+	// engine's modules, ko's, on a fresh runner) through the user's proxy.
+	userProxy, err := exec.Command("go", "env", "GOPROXY").Output()
+	if err != nil {
+		return err
+	}
+	goproxy := "file://" + filepath.ToSlash(filepath.Join(root, "testdata", "goproxy")) + "," + strings.TrimSpace(string(userProxy))
 	// slimage runs `mage image` with SLIMAGE_BUILDER=builder ("" leaves the
 	// default), each variant with a dist and an image of its own.
 	slimage := func(name, builder string, more ...string) variant {
@@ -188,6 +199,42 @@ COPY hello /app/hello
 			log.Printf("%s cold %s", v.name, d.Round(time.Millisecond))
 		}
 	}
+	// A fresh runner: nothing in any cache, so every tool downloads and
+	// compiles what it needs. slimage is the README's zero-install command;
+	// ko is what a ko user pays on such a runner, its install included.
+	freshTools := []variant{
+		{name: "slimage: go run mage.go image", image: variants[0].image, run: func(env []string) error {
+			return sh(root, append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-fresh"), "SLIMAGE_IMAGE="+variants[0].image,
+				"SLIMAGE_VERSION=bench", "GOPROXY="+goproxy), "go", "run", "mage.go", "image")
+		}},
+		{name: "go build + docker build", image: variants[3].image, run: variants[3].run},
+		{name: "ko: go install ko@" + koVersion + " + ko build", image: variants[4].image, run: func(env []string) error {
+			bin := mkTemp(work)
+			if err := sh(root, append(env, "GOBIN="+bin, "GOFLAGS=", "CGO_ENABLED=0", "GOPROXY="+goproxy), "go", "install", "github.com/google/ko@"+koVersion); err != nil {
+				return err
+			}
+			return sh(svc, append(env, "KO_DOCKER_REPO=ko.local", "GOPROXY="+goproxy), filepath.Join(bin, "ko"), "build", "--local", "--base-import-paths", "--platform=linux/"+hostArch(), ".")
+		}},
+	}
+	freshResults := make([][]time.Duration, len(freshTools))
+	for i, v := range freshTools {
+		for range fresh {
+			exec.Command("docker", "rmi", "-f", v.image).Run()
+			modcache := mkTemp(work)
+			caches := []string{"GOMODCACHE=" + modcache, "GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
+			if err := edit(); err != nil {
+				return err
+			}
+			d, err := timed(v, caches)
+			// The module cache is read-only, as the go command leaves it.
+			sh(work, []string{"GOMODCACHE=" + modcache}, "go", "clean", "-modcache")
+			if err != nil {
+				return fmt.Errorf("%s, fresh runner: %w", v.name, err)
+			}
+			freshResults[i] = append(freshResults[i], d)
+			log.Printf("%s fresh runner %s", v.name, d.Round(time.Millisecond))
+		}
+	}
 	// One variant's runs after the other's, as a developer makes them: edit,
 	// build, edit, build. Interleaved, each variant follows another tool's
 	// work in the daemon, which changes what a build costs there: here the
@@ -232,6 +279,17 @@ COPY hello /app/hello
 			fmt.Printf("| %s / %s | %.2f× | %.2f× | %.2f× |\n", v.name, variants[against].name,
 				med[i][0]/med[against][0], med[i][1]/med[against][1], med[i][2]/med[against][2])
 		}
+	}
+	fmt.Printf("\nA fresh runner (empty module, build and user caches), medians of %d, seconds:\n\n", fresh)
+	fmt.Println("| tool | fresh runner | slimage's ratio to it |")
+	fmt.Println("|---|---|---|")
+	first := median(freshResults[0])
+	for i, v := range freshTools {
+		ratio := ""
+		if i > 0 {
+			ratio = fmt.Sprintf("%.2f×", first/median(freshResults[i]))
+		}
+		fmt.Printf("| %s | %.2f | %s |\n", v.name, median(freshResults[i]), ratio)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,6 +82,12 @@ type Config struct {
 	VulnDB    string   // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
 	VulnAllow []string // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
 
+	// ModuleGoEnv (Go code only) is KEY=value pairs that the module's own
+	// go commands (deps and build) get on top of the environment, such as
+	// a GOPROXY that serves this module's dependencies alone. Nothing else
+	// sees them: not the engine's build, not the engine.
+	ModuleGoEnv []string
+
 	// Filled by Resolve from go.mod, git and the go command; not settings.
 	Git      Git // the checkout's facts, read once for the image's labels
 	Module   Module
@@ -123,6 +130,10 @@ var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE
 	"SLIMAGE_LABELS", "SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
 	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT", "SLIMAGE_VULN_DB", "SLIMAGE_VULN_ALLOW"}
+
+// EnvNames lists every SLIMAGE_* variable ApplyEnv reads, in the order the
+// manual (docs/configuration.md) documents them.
+func EnvNames() []string { return slices.Clone(envVars) }
 
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
 // (os.LookupEnv in real use). A variable set to "" counts only for

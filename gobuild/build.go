@@ -9,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/progress"
 )
 
 // Artifact is one built binary.
@@ -26,10 +28,14 @@ type Artifact struct {
 // Build cross-compiles c.Main for every platform in c.Platforms into
 // <dist>/<os>_<arch>[_<variant>]/<binary> and checks each result with
 // CheckBinary. It stops at the first failure.
+// A build that takes longer than a second shows its progress on w (see
+// package progress).
 func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, error) {
 	var arts []Artifact
 	for _, p := range c.Platforms {
-		a, err := BuildPlatform(ctx, c, p)
+		l := progress.Start(w, "build "+p.String())
+		a, err := buildPlatform(ctx, c, p, l)
+		l.End("")
 		if err != nil {
 			return arts, err
 		}
@@ -79,10 +85,16 @@ func modFlag(c *config.Config) string {
 // input changed since the last build (see buildRecord), the go command is
 // not run at all.
 func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Artifact, error) {
+	return buildPlatform(ctx, c, p, nil)
+}
+
+// buildPlatform is BuildPlatform showing the go command's progress on l
+// (nil: nowhere).
+func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *progress.Line) (Artifact, error) {
 	out := OutputPath(c, p)
-	env := append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)
-	flags := append(Flags(c), c.Main)
-	inputs := readBuildInputs(c, out, flags, env)
+	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
+	flags := Flags(c)
+	inputs := readBuildInputs(c, out, append(slices.Clip(flags), c.Main), env)
 	if fi, ok := inputs.unchanged(out); ok {
 		return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
 	}
@@ -94,8 +106,7 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 	if err := copyFile(out, tmp); err != nil {
 		os.Remove(tmp) // no previous output: the go command builds from scratch
 	}
-	args := append([]string{"build", "-o", tmp}, flags...)
-	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env, Args: args}); err != nil {
+	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, tmp, flags, []string{c.Main}, 0, l); err != nil {
 		return Artifact{}, buildError(ctx, c, p, err)
 	}
 	if err := CheckBinary(tmp, p); err != nil {
@@ -135,14 +146,14 @@ func buildError(ctx context.Context, c *config.Config, p config.Platform, err er
 		}
 		return fmt.Errorf("build %s: package %s needs cgo (imports C)%s: slimage builds with CGO_ENABLED=0 for a static binary: set CGO-free build tags or drop the dependency", p, pkgs[0], more)
 	}
-	return fmt.Errorf("build %s: %s: %s", p, c.Main, gotool.FirstLine(exit.Stderr))
+	return fmt.Errorf("build %s: %s: %s", p, c.Main, gotool.Cause(exit.Stderr))
 }
 
 // cgoPackages lists the non-standard packages in the main package's import
 // graph that have cgo files when cgo is on: the standard library's all have
 // pure-Go fallbacks, a third-party one usually does not.
 func cgoPackages(ctx context.Context, c *config.Config, p config.Platform) []string {
-	env := append([]string{"CGO_ENABLED=1"}, p.GoEnv()...)
+	env := moduleEnv(c, append([]string{"CGO_ENABLED=1"}, p.GoEnv()...)...)
 	res, _ := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env,
 		Args: []string{"list", "-e", "-deps", "-json=ImportPath,Standard,CgoFiles", modFlag(c), c.Main}})
 	var pkgs []string

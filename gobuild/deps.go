@@ -20,6 +20,7 @@ import (
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/progress"
 )
 
 // Deps downloads the module's dependencies (`go mod download`) and checks
@@ -60,8 +61,12 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("deps %s: %w", mod, err)
 	}
-	res, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "readonly"),
-		Args: []string{"mod", "download", "-json"}})
+	// A cold module cache can take minutes: say how far the download is.
+	l := progress.Start(w, "deps "+mod)
+	defer l.End("")
+	required, _ := gotool.Requires(c.Module.GoMod) // a go.mod the go command cannot read fails just below
+	res, err := gotool.Download(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "readonly"),
+		Args: []string{"mod", "download", "-json"}}, c.GoEnv.GOMODCACHE, required, l)
 	if added, restoreErr := guard.restore(); restoreErr != nil {
 		return fmt.Errorf("deps %s: %w", mod, restoreErr)
 	} else if len(added) > 0 && ctx.Err() == nil {
@@ -93,7 +98,9 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("deps %s: go.sum lacks %s: run 'go mod tidy' in %s and commit go.sum", mod, strings.Join(missing, ", "), c.Dir)
 	}
+	l.Set("verifying modules", -1, 0)
 	unchanged, err := verifyCache(ctx, c, v, mods)
+	l.End("")
 	if err != nil {
 		return depsError(mod, c.Dir, err)
 	}
@@ -140,7 +147,13 @@ func verifyCache(ctx context.Context, c *config.Config, v *moduleVerifier, mods 
 // readonlyEnv appends -mod=<mode> to the user's GOFLAGS: flags on GOFLAGS are
 // honoured, and a later -mod wins over an earlier one.
 func readonlyEnv(c *config.Config, mode string) []string {
-	return []string{"GOFLAGS=" + strings.TrimSpace(c.GoEnv.GOFLAGS+" -mod="+mode)}
+	return moduleEnv(c, "GOFLAGS="+strings.TrimSpace(c.GoEnv.GOFLAGS+" -mod="+mode))
+}
+
+// moduleEnv is the environment the module's go commands get on top of the
+// process's: c.ModuleGoEnv, then slimage's own settings (later ones win).
+func moduleEnv(c *config.Config, own ...string) []string {
+	return append(append([]string(nil), c.ModuleGoEnv...), own...)
 }
 
 // download is one module in the output of `go mod download -json`.
@@ -201,9 +214,9 @@ func depsError(mod, dir string, err error) error {
 	case strings.Contains(out, "inconsistent vendoring"):
 		return fmt.Errorf("deps %s: vendor/ does not match go.mod: run 'go mod vendor' in %s and commit vendor/", mod, dir)
 	case gotool.IsNetworkError(out):
-		return fmt.Errorf("deps %s: download %s: %s: the module proxy is unreachable and the module cache lacks it: check the network and GOPROXY, or warm the cache where the network is reachable", mod, culprit, gotool.NetworkCause(out))
+		return fmt.Errorf("deps %s: %s: the module proxy is unreachable and the module cache lacks it: check the network and GOPROXY, or warm the cache where the network is reachable", mod, gotool.Cause(out))
 	}
-	return fmt.Errorf("deps %s: %s", mod, gotool.FirstLine(out))
+	return fmt.Errorf("deps %s: %s", mod, gotool.Cause(out))
 }
 
 // fileGuard remembers files so that a go command that should not have

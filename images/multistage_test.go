@@ -255,3 +255,51 @@ func TestMultistageWithoutGoSumAndBehindAProxy(t *testing.T) {
 		t.Errorf("the builder stage did not see the proxies (want %q):\n%s", want, progress.String())
 	}
 }
+
+// docs/multistage.md's command, as written, builds the committed
+// multistage Dockerfile in a Docker-only CI (here the legacy builder, so
+// the ignore file is copied as the page says), and the image passes verify.
+func TestDocumentedDockerBuild(t *testing.T) {
+	cli := docker(t)
+	if _, err := exec.LookPath("busybox"); err != nil {
+		testkit.Unavailable(t, "busybox is missing (the stand-in Go builder image needs it)", "apt-get install busybox-static; .ci/run does")
+	}
+	testkit.HermeticGo(t)
+	page, err := os.ReadFile(filepath.Join(testkit.RepoRoot(t), "docs", "multistage.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(page), "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	command := strings.ReplaceAll(block, "\\\n", " ")
+	if !ok || !strings.HasPrefix(command, "docker build ") {
+		t.Fatalf("docs/multistage.md shows no docker build command:\n%s", block)
+	}
+	builder := goBuilderImage(t, cli)
+	removeNewDanglingImages(t, cli)
+	dir := testkit.CopySample(t, "shop") // no dependencies: the build stage downloads nothing
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "shop"}} {
+		testkit.Run(t, exec.Command("git", append([]string{"-C", dir}, args...)...))
+	}
+	c := sampleConfig(t, cli, dir, func(c *config.Config) {
+		c.DockerfileMode, c.GoImage, c.DockerfileOut = "multistage", builder, "Dockerfile"
+		c.Main, c.Ports, c.VerifyHealth = "./cmd/api", []string{"8080", "9090"}, "/healthz"
+		c.VersionVar, c.VerifyTLS = "example.com/shop/internal/buildinfo.Version", "off"
+	})
+	if _, err := build.Build(context.Background(), c, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ignore, err := os.ReadFile(filepath.Join(dir, "Dockerfile.dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFiles(t, dir, map[string]string{".dockerignore": string(ignore)})
+	ref := "myapp:slimage-docs-test"
+	t.Cleanup(func() { removeImage(cli, ref) })
+	cmd := exec.Command("sh", "-c", command)
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "VERSION=slimage-docs-test", "DOCKER_BUILDKIT=0")
+	testkit.Run(t, cmd)
+	if _, err := verify.Verify(context.Background(), c, ref, io.Discard, io.Discard); err != nil {
+		t.Errorf("the image docs/multistage.md's command built fails verify: %v", err)
+	}
+}

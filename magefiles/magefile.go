@@ -15,9 +15,13 @@ import (
 	"github.com/slimage/slimage/targets"
 )
 
+// sample is the service this repository's targets build unless SLIMAGE_DIR
+// says otherwise.
+var sample = filepath.Join("testdata", "hello")
+
 func init() {
 	targets.Defaults(func(c *config.Config) {
-		c.Dir = filepath.Join("testdata", "hello")
+		c.Dir = sample
 		c.Ports = []string{"8080"}
 		c.VerifyHealth = "/healthz"
 		// This repository makes no live calls to public hosts: the trust
@@ -30,11 +34,17 @@ func init() {
 		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
 	}
 	// The sample's one dependency ships in testdata/goproxy, so building the
-	// sample needs no network. A GOPROXY the user set is left alone.
-	if _, ok := os.LookupEnv("GOPROXY"); !ok {
-		if abs, err := filepath.Abs(filepath.Join("testdata", "goproxy")); err == nil {
-			os.Setenv("GOPROXY", "file://"+filepath.ToSlash(abs))
-		}
+	// sample needs no network. Only the sample's own go commands get that
+	// proxy: the engine's modules come through the user's GOPROXY. A GOPROXY
+	// the user set, or another module in SLIMAGE_DIR, is left alone.
+	if os.Getenv("GOPROXY") == "" { // as for the go command, empty is unset
+		targets.Configure(func(c *config.Config) {
+			if filepath.Clean(c.Dir) == sample {
+				if abs, err := filepath.Abs(filepath.Join("testdata", "goproxy")); err == nil {
+					c.ModuleGoEnv = append(c.ModuleGoEnv, "GOPROXY=file://"+filepath.ToSlash(abs))
+				}
+			}
+		})
 	}
 }
 

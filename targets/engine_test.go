@@ -26,7 +26,7 @@ func repoMage(t *testing.T, mage string, env []string, args ...string) *exec.Cmd
 // run it as a process of its own (and signal it alone).
 func compiledMagefile(t *testing.T) string {
 	t.Helper()
-	testkit.HermeticGo(t)
+	testkit.ModCacheProxy(t) // the engine's modules as well as the sample's
 	testkit.NeedDocker(t)
 	magefile := filepath.Join(t.TempDir(), "magefile")
 	testkit.Run(t, repoMage(t, testkit.Mage(t), nil, "-compile", magefile))
@@ -36,7 +36,7 @@ func compiledMagefile(t *testing.T) string {
 // A step that fails in the engine fails the target with the engine's own
 // one-line cause, not "exit status 1".
 func TestEngineErrorIsTheTargetsError(t *testing.T) {
-	testkit.HermeticGo(t)
+	testkit.ModCacheProxy(t)
 	testkit.NeedDocker(t)
 	mage := testkit.Mage(t)
 	notPEM := filepath.Join(t.TempDir(), "company-ca.crt")
@@ -175,5 +175,81 @@ func TestTwoRunsAtOnce(t *testing.T) {
 	}
 	if !bytes.Contains(data, []byte("second run's sources")) {
 		t.Error("the tagged image does not hold the binary of the last run's sources")
+	}
+}
+
+// vulncheck runs through the targets as a command of its own
+// (slimage-vulncheck), built the first time it is used: the engine that
+// image and verify run links nothing of golang.org/x/vuln.
+func TestVulncheckRunsItsOwnCommand(t *testing.T) {
+	testkit.ModCacheProxy(t)
+	userCache := t.TempDir() // this test's own, so the command is built here
+	t.Setenv("XDG_CACHE_HOME", userCache)
+	db := "file://" + filepath.ToSlash(filepath.Join(testkit.RepoRoot(t), "images", "testdata", "vulndb"))
+	mage := testkit.Mage(t)
+	out, err := repoMage(t, mage, []string{"SLIMAGE_VULN_DB=" + db}, "vulncheck").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "Error: vulncheck: 1 reachable vulnerability (GO-2099-0001 in github.com/google/uuid@v1.6.0)") {
+		t.Fatalf("mage vulncheck of the sample did not fail on its reachable finding: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), ": built slimage-vulncheck in ") {
+		t.Errorf("the first vulncheck did not say it built its command:\n%s", out)
+	}
+	if strings.Contains(string(out), "built slimage-engine") {
+		t.Errorf("vulncheck built the image engine too:\n%s", out)
+	}
+	out = []byte(testkit.Run(t, repoMage(t, mage, []string{"SLIMAGE_VULN_DB=" + db, "SLIMAGE_VULN_ALLOW=GO-2099-0001"}, "vulncheck")))
+	if strings.Contains(string(out), "built slimage-vulncheck") || !strings.Contains(string(out), "(allowed by SLIMAGE_VULN_ALLOW)") {
+		t.Errorf("the second vulncheck built its command again, or did not report the allowed finding:\n%s", out)
+	}
+}
+
+// The sample's file:// proxy (testdata/goproxy) serves the sample's go
+// commands alone: the engine's build gets the user's GOPROXY. Here that is
+// off, from a go env file (so GOPROXY is unset in the environment, as on a
+// new machine), and every go command slimage runs is logged with the
+// GOPROXY it got.
+func TestSampleProxyIsTheSamplesAlone(t *testing.T) {
+	testkit.ModCacheProxy(t) // the engine's modules are in the module cache
+	t.Setenv("GOPROXY", "")
+	goenv := filepath.Join(t.TempDir(), "go.env")
+	testkit.WriteFiles(t, filepath.Dir(goenv), map[string]string{"go.env": "GOPROXY=off\n"})
+	t.Setenv("GOENV", goenv)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the engine is built in this test
+	logFile := filepath.Join(t.TempDir(), "go.log")
+	gocmd := filepath.Join(t.TempDir(), "go")
+	real, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFiles(t, filepath.Dir(gocmd), map[string]string{"go": "#!/bin/sh\necho \"$PWD|$GOPROXY|$*\" >> " + logFile + "\nexec " + real + " \"$@\"\n"})
+	os.Chmod(gocmd, 0o755)
+	out := testkit.Run(t, repoMage(t, testkit.Mage(t), []string{"MAGEFILE_GOCMD=" + gocmd}, "deps"))
+	if !strings.Contains(out, "built slimage-engine") {
+		t.Fatalf("deps did not build the engine in a fresh user cache:\n%s", out)
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample, engine := filepath.Join(testkit.RepoRoot(t), "testdata", "hello"), filepath.Join(testkit.RepoRoot(t), "images")
+	saw := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		dir, rest, _ := strings.Cut(l, "|")
+		proxy, args, _ := strings.Cut(rest, "|")
+		switch dir {
+		case sample:
+			saw["sample"] = true
+			if proxy != testkit.GoProxy(t) {
+				t.Errorf("the sample's go %s got GOPROXY=%q, want the sample's proxy", args, proxy)
+			}
+		case engine:
+			saw["engine"] = true
+			if proxy != "" {
+				t.Errorf("the engine's go %s got GOPROXY=%q, want the user's (unset)", args, proxy)
+			}
+		}
+	}
+	if !saw["sample"] || !saw["engine"] {
+		t.Errorf("the log has no go command for the sample or for the engine:\n%s", data)
 	}
 }

@@ -76,7 +76,8 @@ func publish(t *testing.T, proxy, dir string, m module.Version) {
 // A service that requires a released slimage (here a made-up v0.99.0,
 // published from this working tree to a file:// GOPROXY) gets the engine of
 // that same release: deps builds it into the user cache, with the front
-// pinned to the same version, so the later steps need no network.
+// pinned to the same version, so the later steps need no network, and a
+// second service importing that release finds it built.
 func TestEngineOfTheSameRelease(t *testing.T) {
 	root := testkit.RepoRoot(t)
 	const version = "v0.99.0"
@@ -94,18 +95,32 @@ func TestEngineOfTheSameRelease(t *testing.T) {
 	userCache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", userCache)
 
-	dir := testkit.CopySample(t, "footprint")
-	testkit.Go(t, dir, "mod", "edit", "-require=github.com/slimage/slimage@"+version)
-	testkit.Go(t, dir, "mod", "tidy")
-	mage := func(env []string, args ...string) *exec.Cmd {
+	service := func() string {
+		dir := testkit.CopySample(t, "footprint")
+		testkit.Go(t, dir, "mod", "edit", "-require=github.com/slimage/slimage@"+version)
+		testkit.Go(t, dir, "mod", "tidy")
+		return dir
+	}
+	dir := service()
+	mageIn := func(dir string, env []string, args ...string) *exec.Cmd {
 		cmd := exec.Command("go", append([]string{"run", "github.com/magefile/mage"}, args...)...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), append([]string{"MAGEFILE_CACHE=" + t.TempDir(), "SLIMAGE_VERSION=v1.0.0"}, env...)...)
 		return cmd
 	}
+	mage := func(env []string, args ...string) *exec.Cmd { return mageIn(dir, env, args...) }
+	// The first build says what it does while it does it (a log here: one
+	// line per phase and every 10 s, no control characters).
 	out := testkit.Run(t, mage(nil, "deps"))
-	if want := "deps engine github.com/slimage/slimage/images " + version + ": built"; !strings.Contains(out, want) {
-		t.Errorf("deps output lacks %q:\n%s", want, out)
+	for _, want := range []string{
+		"engine github.com/slimage/slimage/images " + version + ": compiling packages: ",
+		"engine github.com/slimage/slimage/images " + version + ": built slimage-engine in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("deps output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(out, "\r\033") {
+		t.Errorf("control characters in output that is not a terminal:\n%q", out)
 	}
 	engine := filepath.Join(userCache, "slimage", "engine", "github.com", "slimage", "slimage@"+version, runtime.GOOS+"_"+runtime.GOARCH, "slimage-engine")
 	got := testkit.Run(t, exec.Command(engine, "version"))
@@ -114,9 +129,11 @@ func TestEngineOfTheSameRelease(t *testing.T) {
 			t.Errorf("the engine reports\n%s\nwithout %q", got, want)
 		}
 	}
-	out = testkit.Run(t, mage(nil, "deps"))
-	if want := "deps engine github.com/slimage/slimage/images " + version + ": ready (cached)"; !strings.Contains(out, want) {
-		t.Errorf("second deps output lacks %q:\n%s", want, out)
+	// A second service on the machine that imports the same release runs
+	// the engine already built.
+	out = testkit.Run(t, mageIn(service(), nil, "deps"))
+	if want := "deps engine github.com/slimage/slimage/images " + version + ": ready (cached)"; !strings.Contains(out, want) || strings.Contains(out, "built slimage-engine") {
+		t.Errorf("a second service's deps output lacks %q, or built the engine again:\n%s", want, out)
 	}
 
 	// After deps, the image steps run without any module download.

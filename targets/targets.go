@@ -40,6 +40,7 @@ var (
 // settings is the configuration without the Go module (for VerifyImage,
 // which may run where there is none).
 func settings() (*config.Config, error) {
+	echoGoCommands()
 	setup.Lock()
 	defer setup.Unlock()
 	return config.LoadSettings(setup.defaults, setup.overrides, os.LookupEnv)
@@ -68,6 +69,7 @@ func Configure(fn func(*config.Config)) {
 // config.Load for the order) and prints it under mage -v.
 func load(ctx context.Context) (*config.Config, error) {
 	loaded.once.Do(func() {
+		echoGoCommands()
 		setup.Lock()
 		defer setup.Unlock()
 		loaded.cfg, loaded.err = config.Load(ctx, setup.defaults, setup.overrides, os.LookupEnv)
@@ -76,6 +78,14 @@ func load(ctx context.Context) (*config.Config, error) {
 		}
 	})
 	return loaded.cfg, loaded.err
+}
+
+// echoGoCommands has mage -v print the go commands slimage runs, as it
+// prints those of mage's sh.
+func echoGoCommands() {
+	if mg.Verbose() {
+		gotool.Echo = os.Stderr
+	}
 }
 
 // Deps downloads the module's dependencies and verifies them against
@@ -87,16 +97,15 @@ func Deps(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := ensureEngine(ctx, c.GoEnv)
+	e, err := ensureEngine(ctx, c.GoEnv, engine.Main)
 	if err != nil {
 		return err
 	}
-	state := "ready (cached)"
-	if e.Built {
-		state = "built"
+	// The engine's modules are slimage's, not the service's: a line apart
+	// (a build said so already, with what it took).
+	if !e.Built {
+		fmt.Printf("deps engine %s: ready (cached)\n", e.Source)
 	}
-	// The engine's modules are slimage's, not the service's: one line apart.
-	fmt.Printf("deps engine %s: %s\n", e.Source, state)
 	return nil
 }
 
@@ -147,7 +156,7 @@ func Image(ctx context.Context) error {
 	if c.DockerfileMode != "multistage" { // which compiles inside Docker
 		mg.CtxDeps(ctx, Build)
 	}
-	return runEngine(ctx, c, "image")
+	return runEngine(ctx, c, engine.Main, "image")
 }
 
 // Verify starts the image and proves from inside it that TLS calls validate
@@ -158,7 +167,7 @@ func Verify(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return runEngine(ctx, c, "verify")
+	return runEngine(ctx, c, engine.Main, "verify")
 }
 
 // Vulncheck checks each built binary for known vulnerabilities it reaches
@@ -169,7 +178,7 @@ func Vulncheck(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return runEngine(ctx, c, "vulncheck")
+	return runEngine(ctx, c, engine.Vulncheck, "vulncheck")
 }
 
 // VerifyImage runs verify's checks on an image already in the local Docker,
@@ -183,33 +192,42 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("read go env: %w", err)
 	}
-	e, err := ensureEngine(ctx, env)
+	e, err := ensureEngine(ctx, env, engine.Main)
 	if err != nil {
 		return err
 	}
 	return e.Run(ctx, c, mg.Verbose(), "verify-image", ref)
 }
 
-var engineOnce struct {
-	once sync.Once
-	e    *engine.Engine
-	err  error
+var engines struct {
+	sync.Mutex
+	built map[engine.Command]*engine.Engine
 }
 
-// ensureEngine finds (or builds, once per run) the engine of the same
-// slimage release as these targets.
-func ensureEngine(ctx context.Context, env gotool.Env) (*engine.Engine, error) {
-	engineOnce.once.Do(func() {
-		engineOnce.e, engineOnce.err = engine.Ensure(ctx, env, os.Stdout)
-		if engineOnce.err == nil && mg.Verbose() {
-			fmt.Printf("engine: %s (%s)\n", engineOnce.e.Source, engineOnce.e.Path)
-		}
-	})
-	return engineOnce.e, engineOnce.err
+// ensureEngine finds (or builds, once per run) the engine command of the
+// same slimage release as these targets.
+func ensureEngine(ctx context.Context, env gotool.Env, cmd engine.Command) (*engine.Engine, error) {
+	engines.Lock()
+	defer engines.Unlock()
+	if e := engines.built[cmd]; e != nil {
+		return e, nil
+	}
+	e, err := engine.Ensure(ctx, env, cmd, os.Stdout)
+	if err != nil {
+		return nil, err
+	}
+	if mg.Verbose() {
+		fmt.Printf("engine: %s (%s)\n", e.Source, e.Path)
+	}
+	if engines.built == nil {
+		engines.built = map[engine.Command]*engine.Engine{}
+	}
+	engines.built[cmd] = e
+	return e, nil
 }
 
-func runEngine(ctx context.Context, c *config.Config, args ...string) error {
-	e, err := ensureEngine(ctx, c.GoEnv)
+func runEngine(ctx context.Context, c *config.Config, cmd engine.Command, args ...string) error {
+	e, err := ensureEngine(ctx, c.GoEnv, cmd)
 	if err != nil {
 		return err
 	}

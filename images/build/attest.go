@@ -15,6 +15,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/images/internal/step"
 	"github.com/slimage/slimage/images/provenance"
 	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
@@ -56,7 +57,7 @@ type attestationPair struct{ sbom, provenance []byte }
 func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, image provenance.Artifact) (attestationPair, error) {
 	bin := gobuild.OutputPath(c, p)
 	created := sc.Created()
-	version := SlimageVersion()
+	version := step.SlimageVersion()
 	bi, err := buildinfo.ReadFile(bin)
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("sbom %s: read the build information of %s: %v: rebuild it (mage build)", p, human.Path(bin), err)
@@ -151,27 +152,6 @@ func dirty(c *config.Config, bi *debug.BuildInfo) *bool {
 	}
 	d := len(strings.TrimSpace(string(out))) > 0
 	return &d
-}
-
-// SlimageVersion is the slimage release this engine was built from, as
-// its build information records the front module: "(devel)" when built
-// from a folder (a replace without a version, or no version at all).
-func SlimageVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, d := range bi.Deps {
-			if d.Path != "github.com/slimage/slimage" {
-				continue
-			}
-			v := d.Version
-			if d.Replace != nil {
-				v = d.Replace.Version
-			}
-			if v != "" {
-				return v
-			}
-		}
-	}
-	return "(devel)"
 }
 
 func fileSHA256(path string) (string, error) {

@@ -38,6 +38,8 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/progress"
 )
 
 const (
@@ -45,6 +47,26 @@ const (
 	FrontPath = "github.com/slimage/slimage"
 	cmdPath   = "/images/cmd/slimage-engine"
 )
+
+// Command is one of the engine module's commands that the front runs.
+// Each is built on first use, so a step nobody runs costs no build.
+type Command string
+
+const (
+	// Main runs image, verify and verify-image.
+	Main Command = "slimage-engine"
+	// Vulncheck runs vulncheck: golang.org/x/vuln and the parts of
+	// golang.org/x/tools it needs (59 packages) are its alone, so a run
+	// that never checks for vulnerabilities never compiles them.
+	Vulncheck Command = "slimage-vulncheck"
+)
+
+func (c Command) exe() string {
+	if runtime.GOOS == "windows" {
+		return string(c) + ".exe"
+	}
+	return string(c)
+}
 
 // Engine is a built engine binary and where it came from.
 type Engine struct {
@@ -124,10 +146,11 @@ func localSource(ctx context.Context) (Source, error) {
 	return Source{Dir: root, Path: FrontPath, Version: "(local)"}, nil
 }
 
-// Ensure returns the engine for the running front, building it into the
-// user cache when it is missing or, for a local folder, out of date. env is
+// Ensure returns the engine command cmd for the running front, building it
+// into the user cache when it is missing or, for a local folder, out of
+// date; the build shows its progress on w (see package progress). env is
 // the go command's environment (config.Resolve has read it already).
-func Ensure(ctx context.Context, env gotool.Env, progress io.Writer) (*Engine, error) {
+func Ensure(ctx context.Context, env gotool.Env, cmd Command, w io.Writer) (*Engine, error) {
 	src, err := FindSource(ctx)
 	if err != nil {
 		return nil, err
@@ -137,9 +160,9 @@ func Ensure(ctx context.Context, env gotool.Env, progress io.Writer) (*Engine, e
 		return nil, err
 	}
 	if src.Dir != "" {
-		return ensureLocal(ctx, src, env, cache, progress)
+		return ensureLocal(ctx, src, cmd, env, cache, w)
 	}
-	return ensureModule(ctx, src, env, cache, progress)
+	return ensureModule(ctx, src, cmd, env, cache, w)
 }
 
 func cacheDir() (string, error) {
@@ -150,23 +173,16 @@ func cacheDir() (string, error) {
 	return filepath.Join(dir, "slimage", "engine"), nil
 }
 
-func exeName() string {
-	if runtime.GOOS == "windows" {
-		return "slimage-engine.exe"
-	}
-	return "slimage-engine"
-}
-
-// ensureLocal rebuilds the folder's engine when a fingerprint of its files
+// ensureLocal rebuilds the folder's command when a fingerprint of its files
 // (names, sizes, modification times) and of the Go version changed; the
 // check is a walk of a few hundred files, so an unchanged engine starts at
 // once without asking the go command.
-func ensureLocal(ctx context.Context, src Source, env gotool.Env, cache string, progress io.Writer) (*Engine, error) {
+func ensureLocal(ctx context.Context, src Source, cmd Command, env gotool.Env, cache string, w io.Writer) (*Engine, error) {
 	engineDir := filepath.Join(src.Dir, "images")
 	key := sha256.Sum256([]byte(src.Dir))
 	dir := filepath.Join(cache, "local-"+hex.EncodeToString(key[:6]))
-	bin := filepath.Join(dir, exeName())
-	stamp := filepath.Join(dir, "fingerprint")
+	bin := filepath.Join(dir, cmd.exe())
+	stamp := bin + ".fingerprint"
 	fp, err := fingerprint(src.Dir, env)
 	if err != nil {
 		return nil, fmt.Errorf("build the slimage engine from %s: %w", engineDir, err)
@@ -180,24 +196,38 @@ func ensureLocal(ctx context.Context, src Source, env gotool.Env, cache string, 
 	if err := checkGoForEngine(engineDir, env); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "engine: building %s\n", e.Source)
-	if err := buildInto(ctx, dir, bin, engineDir, "./cmd/slimage-engine", "-mod=readonly"); err != nil {
+	mods, err := gotool.Requires(filepath.Join(engineDir, "go.mod"))
+	if err != nil {
 		return nil, fmt.Errorf("build the slimage engine from %s: %w", engineDir, err)
 	}
+	l := progress.Start(w, "engine "+e.Source)
+	n, err := compile(ctx, l, gotool.Cmd{Dir: engineDir, Env: buildEnv("-mod=readonly")}, "./cmd/"+string(cmd), bin, mods, env.GOMODCACHE)
+	if err != nil {
+		l.End("")
+		return nil, buildError(src, env, err)
+	}
 	if err := atomicfile.Write(stamp, []byte(fp), 0o644); err != nil {
+		l.End("")
 		return nil, fmt.Errorf("build the slimage engine: %w", err)
 	}
+	l.End(built(e, cmd, l, n))
 	e.Built = true
 	return e, nil
 }
 
+// built is the line that says a command was built, and what it took.
+func built(e *Engine, cmd Command, l *progress.Line, packages int) string {
+	return fmt.Sprintf("engine %s: built %s in %s (%d package%s compiled)", e.Source, cmd, progress.Seconds(l.Elapsed()), packages, human.Plural(packages))
+}
+
 // fingerprint hashes what the engine build depends on in a local folder:
-// every file of the front and the engine except tests, testdata, dist and
-// dot folders (the engine imports the front's packages), and the Go
-// version that builds it.
+// every file of the front and the engine (the engine imports the front's
+// packages) except tests, testdata, dist and dot folders, and what no
+// package builds from (the manual, this repository's magefile and
+// benchmark), and the Go version that builds it.
 func fingerprint(root string, env gotool.Env) (string, error) {
 	h := sha256.New()
-	// Not GOFLAGS: buildInto sets the engine's own.
+	// Not GOFLAGS: buildEnv sets the engine's own.
 	fmt.Fprintf(h, "%s %s/%s\n", env.GOVERSION, runtime.GOOS, runtime.GOARCH)
 	var lines []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -209,9 +239,12 @@ func fingerprint(root string, env gotool.Env) (string, error) {
 			if p != root && (name == "testdata" || name == "dist" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
 				return filepath.SkipDir
 			}
+			if filepath.Dir(p) == root && (name == "docs" || name == "magefiles" || name == "bench") {
+				return filepath.SkipDir
+			}
 			return nil
 		}
-		if strings.HasSuffix(name, "_test.go") || !d.Type().IsRegular() {
+		if strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") || !d.Type().IsRegular() {
 			return nil
 		}
 		fi, err := d.Info()
@@ -259,19 +292,19 @@ func needGo(need, what string, env gotool.Env) error {
 // ensureModule builds the engine module at the front's version in a build
 // module of its own, with the front replaced by that same version: the
 // engine's go.mod may name an older front, but the front it links is
-// always the one that runs it, so the two cannot skew.
-func ensureModule(ctx context.Context, src Source, env gotool.Env, cache string, progress io.Writer) (*Engine, error) {
+// always the one that runs it, so the two cannot skew. A second service on
+// the machine that imports the same release finds it built.
+func ensureModule(ctx context.Context, src Source, cmd Command, env gotool.Env, cache string, w io.Writer) (*Engine, error) {
 	escaped, err := module.EscapePath(src.Path)
 	if err != nil {
 		return nil, fmt.Errorf("build the slimage engine %s: %w", src, err)
 	}
 	dir := filepath.Join(cache, escaped+"@"+src.Version, runtime.GOOS+"_"+runtime.GOARCH)
-	bin := filepath.Join(dir, exeName())
+	bin := filepath.Join(dir, cmd.exe())
 	e := &Engine{Path: bin, Source: src.String(), Version: src.Version}
 	if _, err := os.Stat(bin); err == nil {
 		return e, nil
 	}
-	fmt.Fprintf(progress, "engine: building %s\n", e.Source)
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, fmt.Errorf("build the slimage engine %s: %w", src, err)
 	}
@@ -293,57 +326,115 @@ func ensureModule(ctx context.Context, src Source, env gotool.Env, cache string,
 			query = rev
 		}
 	}
-	getEnv := []string{"GOFLAGS=-mod=mod", "GOWORK=off"}
-	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: work, Env: getEnv, Args: []string{"get", src.Path + "/images@" + query}}); err != nil {
-		return nil, moduleBuildError(src, env, err)
+	l := progress.Start(w, "engine "+e.Source)
+	resolving, fetched := "resolving "+src.Path+"/images@"+query, 0
+	l.Set(resolving, -1, 0)
+	get := gotool.Cmd{Dir: work, Env: []string{"GOFLAGS=-mod=mod", "GOWORK=off"}, Args: []string{"get", src.Path + "/images@" + query},
+		OnLine: func(line string) {
+			if strings.HasPrefix(line, "go: downloading ") {
+				fetched++
+				l.Set(resolving, fetched, 0)
+			}
+		}}
+	if _, err := gotool.Run(ctx, get); err != nil {
+		l.End("")
+		return nil, buildError(src, env, err)
 	}
-	if err := buildInto(ctx, dir, bin, work, src.Path+cmdPath, "-mod=mod"); err != nil {
-		return nil, moduleBuildError(src, env, err)
+	mods, err := gotool.Requires(filepath.Join(work, "go.mod"))
+	if err != nil {
+		l.End("")
+		return nil, fmt.Errorf("build the slimage engine %s: %w", src, err)
 	}
+	n, err := compile(ctx, l, gotool.Cmd{Dir: work, Env: buildEnv("-mod=mod")}, src.Path+"/images/cmd/"+string(cmd), bin, mods, env.GOMODCACHE)
+	if err != nil {
+		l.End("")
+		return nil, buildError(src, env, err)
+	}
+	l.End(built(e, cmd, l, n))
 	e.Built = true
 	return e, nil
 }
 
+// buildEnv is the engine build's environment. -trimpath and CGO_ENABLED=0
+// are the flags slimage builds services with, so the engine shares the
+// standard library's compiled packages with the service's build in the go
+// build cache; the user's GOFLAGS are not the engine's.
+func buildEnv(modFlag string) []string {
+	return []string{"CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=" + modFlag}
+}
+
+var engineFlags = []string{"-trimpath"}
+
+// compile builds pkg (in the module folder of c) to bin, showing on l the
+// modules it downloads (of up to mods, those not yet in the module cache)
+// and the packages it compiles; it returns how many it compiled. The
+// binary is written to a temp file beside bin and renamed over it, so a
+// failed or cancelled build leaves no half binary.
+func compile(ctx context.Context, l *progress.Line, c gotool.Cmd, pkg, bin string, mods []module.Version, modcache string) (int, error) {
+	missing, fetched := len(mods)-gotool.Downloaded(modcache, mods), 0
+	if missing > 0 {
+		l.SetUpTo(gotool.PhaseDownload, 0, missing)
+	}
+	stale, err := gotool.Stale(ctx, c, engineFlags, []string{pkg}, func() {
+		fetched++
+		l.SetUpTo(gotool.PhaseDownload, fetched, max(missing, fetched))
+	})
+	if err != nil {
+		return 0, err
+	}
+	dir := filepath.Dir(bin)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(dir, ".engine-*")
+	if err != nil {
+		return 0, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := gotool.Build(ctx, c, tmp.Name(), engineFlags, []string{pkg}, stale, l); err != nil {
+		return 0, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		return 0, err
+	}
+	return stale, os.Rename(tmp.Name(), bin)
+}
+
 var needsNewerGo = regexp.MustCompile(`requires go >= (\S+) \(running go (\S+); GOTOOLCHAIN=(\S+)\)`)
 
-func moduleBuildError(src Source, env gotool.Env, err error) error {
+// buildError explains a failed engine build by what the go command said:
+// a Go too old, a toolchain, module or proxy it could not fetch (the
+// network, or a GOPROXY that does not serve the engine's modules), or a
+// compile error (in a local folder: your edit; in a release: a bug).
+func buildError(src Source, env gotool.Env, err error) error {
+	what := "build the slimage engine " + src.String()
+	if src.Dir != "" {
+		what = "build the slimage engine from " + filepath.Join(src.Dir, "images")
+	}
 	var exit *gotool.ExitError
 	if !errors.As(err, &exit) {
-		return fmt.Errorf("build the slimage engine %s: %w", src, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if m := needsNewerGo.FindStringSubmatch(exit.Stderr); m != nil {
 		return needGo("go"+m[1], src.String(), gotool.Env{GOVERSION: "go" + m[2], GOTOOLCHAIN: m[3]})
 	}
-	if gotool.IsNetworkError(exit.Stderr) {
-		return fmt.Errorf("build the slimage engine %s: download its modules: %s: check the network and GOPROXY (they are downloaded once per release: run 'mage deps' where the module proxy is reachable, then the other steps work offline)", src, gotool.NetworkCause(exit.Stderr))
+	cause := gotool.Cause(exit.Stderr)
+	offline := "its modules are downloaded once per release: run 'mage deps' where the module proxy is reachable, then the other steps work offline"
+	switch {
+	case strings.Contains(cause, "toolchain not available") || toolchainDownload.MatchString(cause):
+		return fmt.Errorf("%s: %s: the engine needs a newer Go than this one and the go command could not fetch it: install it, or check GOPROXY and the network", what, cause)
+	case gotool.IsNetworkError(exit.Stderr):
+		return fmt.Errorf("%s: %s: check the network and GOPROXY (%s)", what, cause, offline)
+	case strings.HasPrefix(cause, "download "):
+		return fmt.Errorf("%s: %s: check GOPROXY: it must serve the engine's modules, or end in a proxy that does (%s)", what, cause, offline)
+	case src.Dir != "":
+		return fmt.Errorf("%s: %s", what, cause)
 	}
-	return fmt.Errorf("build the slimage engine %s: %w: report it, with this line, as a slimage bug", src, err)
+	return fmt.Errorf("%s: %s: report it, with this line, as a slimage bug", what, cause)
 }
 
-// buildInto builds pkg (in module folder modDir) to bin, through a temp
-// file in bin's folder, so a failed or cancelled build leaves no half
-// binary. -trimpath and CGO_ENABLED=0 are the flags slimage builds services
-// with, so the engine shares the standard library's compiled packages with
-// the service's build in the go build cache.
-func buildInto(ctx context.Context, dir, bin, modDir, pkg, modFlag string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".engine-*")
-	if err != nil {
-		return err
-	}
-	tmp.Close()
-	defer os.Remove(tmp.Name())
-	if _, err := gotool.Run(ctx, gotool.Cmd{Dir: modDir, Env: []string{"CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=" + modFlag},
-		Args: []string{"build", "-trimpath", "-o", tmp.Name(), pkg}}); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), bin)
-}
+var toolchainDownload = regexp.MustCompile(`^download go\d`)
 
 // Run runs one engine step (image, verify, verify-image <ref>) with c as
 // its configuration, the caller's environment and standard streams. A

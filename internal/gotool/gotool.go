@@ -8,17 +8,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/mod/module"
+
+	"github.com/slimage/slimage/internal/progress"
 )
+
+// Echo, when set, is where Run prints each go command before it runs it,
+// as mage's sh prints its own under mage -v (the targets set it then).
+var Echo io.Writer
 
 // Cmd is one invocation of the go command.
 type Cmd struct {
 	Dir  string   // working directory; "" is the current one
 	Env  []string // added to os.Environ(), later entries win
 	Args []string // arguments after "go"
+	// OnLine, if set, sees each line of stderr as the go command writes
+	// it (its progress lines, go build -v's package names).
+	OnLine func(line string)
 }
 
 // Result holds what the go command printed.
@@ -30,14 +44,23 @@ type Result struct {
 // Run runs the go command. A non-zero exit returns an *ExitError that holds
 // stderr, so callers can classify the failure. Cancelling ctx kills the go
 // command (and, through its process group semantics, its compiler children).
+// With Echo set, the command is printed first.
 func Run(ctx context.Context, c Cmd) (Result, error) {
+	if Echo != nil {
+		progress.Print(Echo, "exec: "+c.String())
+	}
 	cmd := exec.CommandContext(ctx, goCmd(), c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	lw := &lineWriter{buf: &stderr, fn: c.OnLine}
+	if c.OnLine != nil {
+		cmd.Stderr = lw
+	}
 	err := cmd.Run()
+	lw.flush()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.String()}
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -52,6 +75,53 @@ func Run(ctx context.Context, c Cmd) (Result, error) {
 	return res, nil
 }
 
+// String is the command as a person would type it, with the environment it
+// adds and the folder it runs in.
+func (c Cmd) String() string {
+	var b strings.Builder
+	for _, e := range c.Env {
+		b.WriteString(e + " ")
+	}
+	b.WriteString(goCmd())
+	for _, a := range c.Args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$") {
+			a = strconv.Quote(a)
+		}
+		b.WriteString(" " + a)
+	}
+	if c.Dir != "" {
+		b.WriteString("  (in " + c.Dir + ")")
+	}
+	return b.String()
+}
+
+// lineWriter keeps what is written and hands each complete line to fn.
+type lineWriter struct {
+	buf  *bytes.Buffer
+	fn   func(string)
+	part []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	w.part = append(w.part, p...)
+	for {
+		i := bytes.IndexByte(w.part, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.fn(strings.TrimRight(string(w.part[:i]), "\r"))
+		w.part = w.part[i+1:]
+	}
+}
+
+func (w *lineWriter) flush() {
+	if w.fn != nil && len(w.part) > 0 {
+		w.fn(string(w.part))
+		w.part = nil
+	}
+}
+
 // ExitError is a go command that ran and failed.
 type ExitError struct {
 	Args   []string
@@ -59,17 +129,37 @@ type ExitError struct {
 }
 
 func (e *ExitError) Error() string {
-	return fmt.Sprintf("go %s: %s", strings.Join(e.Args, " "), FirstLine(e.Stderr))
+	return fmt.Sprintf("go %s: %s", strings.Join(e.Args, " "), Cause(e.Stderr))
 }
 
-// FirstLine returns the first line of go's output that says something,
-// skipping the "# package" headers the compiler prints before its errors,
-// and counts the rest so a one-line error still admits there is more.
-func FirstLine(out string) string {
+// progressPrefixes start the lines the go command prints while it works,
+// before any error: they say what it was doing, never why it failed.
+var progressPrefixes = []string{"go: downloading ", "go: finding ", "go: extracting ", "go: upgraded ",
+	"go: added ", "go: downgraded ", "go: removed ", "go: found ", "go: warning: ", "go: module "}
+
+// IsProgress says whether a line of the go command's stderr is one of its
+// progress or warning lines rather than an error.
+func IsProgress(line string) bool {
+	for _, p := range progressPrefixes {
+		if strings.HasPrefix(line, p) {
+			// "go: module x: ..." is an error unless it is a deprecation notice.
+			return p != "go: module " || strings.Contains(line, " is deprecated")
+		}
+	}
+	return false
+}
+
+// Cause returns the go command's account of a failure in one line: the
+// first line of its output that says something, skipping the progress lines
+// it prints before an error (go: downloading …) and the "# package" headers
+// the compiler prints before its own, with the rest counted so a one-line
+// error still admits there is more. A module that could not be fetched is
+// named with the proxy that failed (see fetchCause).
+func Cause(out string) string {
 	var lines []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "# ") {
+		if l == "" || strings.HasPrefix(l, "# ") || IsProgress(l) {
 			continue
 		}
 		lines = append(lines, l)
@@ -78,10 +168,42 @@ func FirstLine(out string) string {
 	case 0:
 		return "no output"
 	case 1:
-		return lines[0]
+		return fetchCause(lines[0])
 	default:
-		return fmt.Sprintf("%s (+%d more lines)", lines[0], len(lines)-1)
+		return fmt.Sprintf("%s (+%d more line%s)", fetchCause(lines[0]), len(lines)-1, plural(len(lines)-1))
 	}
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// fetchFailure is how the go command reports a module it could not fetch
+// from a proxy, after an optional "go: " or importing file's position:
+//
+//	go: golang.org/x/mod@v0.42.0: reading file:///p/golang.org/x/mod/@v/v0.42.0.zip: no such file or directory
+//	main.go:6:2: github.com/google/uuid@v1.6.0: Get "http://127.0.0.1:1/github.com/...": dial tcp …: connection refused
+var fetchFailure = regexp.MustCompile(`^(?:go: |\S+:\d+:\d+: )?(?:verifying )?([^\s@:]+)@(\S+?): (?:reading |Get ")(\w+://[^\s"]+?)"?: (.+)$`)
+
+// fetchCause rewrites a fetch failure as "download <module>@<version> from
+// proxy <proxy>: <cause>", the proxy being the URL without the module's
+// part; any other line is the go command's, without its "go: " prefix.
+func fetchCause(line string) string {
+	m := fetchFailure.FindStringSubmatch(line)
+	if m == nil {
+		return strings.TrimPrefix(line, "go: ")
+	}
+	mod, ver, url, cause := m[1], m[2], m[3], m[4]
+	proxy := url
+	if esc, err := module.EscapePath(mod); err == nil {
+		if i := strings.Index(url, "/"+esc+"/@"); i >= 0 {
+			proxy = url[:i]
+		}
+	}
+	return fmt.Sprintf("download %s@%s from proxy %s: %s", mod, ver, proxy, cause)
 }
 
 // Env is the part of `go env` that slimage needs.
@@ -91,6 +213,7 @@ type Env struct {
 	GOTOOLCHAIN string
 	GOFLAGS     string
 	GOROOT      string
+	GOMODCACHE  string
 	// Build holds, as sorted KEY=value lines, the other settings that
 	// change what a build makes (architecture levels, experiments, the
 	// module cache's place), so a build can tell they are as last time.
@@ -116,7 +239,7 @@ func ReadEnv(ctx context.Context) (Env, error) {
 		return Env{}, fmt.Errorf("read go env: %w", err)
 	}
 	env := Env{GOVERSION: vars["GOVERSION"], GOHOSTARCH: vars["GOHOSTARCH"], GOTOOLCHAIN: vars["GOTOOLCHAIN"],
-		GOFLAGS: vars["GOFLAGS"], GOROOT: vars["GOROOT"]}
+		GOFLAGS: vars["GOFLAGS"], GOROOT: vars["GOROOT"], GOMODCACHE: vars["GOMODCACHE"]}
 	var b strings.Builder
 	for _, k := range buildKeys { // already sorted
 		fmt.Fprintf(&b, "%s=%s\n", k, vars[k])
@@ -144,19 +267,6 @@ func IsNetworkError(out string) bool {
 		}
 	}
 	return false
-}
-
-// NetworkCause keeps the tail of the go command's message, which names the
-// failing operation ("dial tcp 127.0.0.1:1: connect: connection refused").
-func NetworkCause(out string) string {
-	line := FirstLine(out)
-	if i := strings.Index(line, "dial tcp"); i >= 0 {
-		return line[i:]
-	}
-	if i := strings.LastIndex(line, ": "); i >= 0 {
-		return line[i+2:]
-	}
-	return line
 }
 
 func goCmd() string {

@@ -1,0 +1,44 @@
+package cmd_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Each engine command links what its steps use and no more: the image
+// engine, which every image and verify needs built, has nothing of
+// golang.org/x/vuln or golang.org/x/tools, which only vulncheck uses.
+func TestCommandsLinkOnlyWhatTheyUse(t *testing.T) {
+	tests := []struct {
+		cmd      string
+		want     []string
+		mustLack []string
+	}{
+		{"./slimage-engine", []string{"github.com/google/go-containerregistry/", "github.com/testcontainers/testcontainers-go"},
+			[]string{"golang.org/x/vuln/", "golang.org/x/tools/", "golang.org/x/telemetry"}},
+		{"./slimage-vulncheck", []string{"golang.org/x/vuln/scan"},
+			[]string{"github.com/testcontainers/", "github.com/google/go-containerregistry/", "github.com/moby/"}},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command("go", "list", "-deps", tt.cmd)
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v", tt.cmd, err)
+		}
+		deps := string(out)
+		for _, w := range tt.want {
+			if !strings.Contains(deps, w) {
+				t.Errorf("%s does not link %s", tt.cmd, w)
+			}
+		}
+		for _, p := range strings.Fields(deps) {
+			for _, bad := range tt.mustLack {
+				if strings.HasPrefix(p, bad) {
+					t.Errorf("%s links %s", tt.cmd, p)
+				}
+			}
+		}
+	}
+}

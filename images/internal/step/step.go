@@ -1,0 +1,120 @@
+// Package step is what every engine command shares: the configuration the
+// front hands over, the check that both come from one release, Ctrl-C,
+// and the one-line error the front reads. Each command (slimage-engine,
+// slimage-vulncheck) is its own binary, built on first use, so a step
+// nobody runs costs no build.
+package step
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/slimage/slimage/config"
+)
+
+// Run is one command's steps: args are its arguments (the step's name
+// first), doc the configuration from the front.
+type Run func(ctx context.Context, doc *config.Document, args []string) error
+
+// Main runs a command: steps names what it runs, for the error a person
+// gets who starts it by hand. An interrupt (Ctrl-C, or the front's context
+// being cancelled) cancels ctx, and the step still removes what it made.
+// A failed step prints its one-line cause as the last line on stderr,
+// after config.EngineErrorPrefix, and exits 1.
+func Main(name, steps string, run Run) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := main(ctx, name, steps, run, os.Args[1:])
+	stop()
+	if err == nil {
+		return
+	}
+	fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+strings.ReplaceAll(err.Error(), "\n", "; "))
+	os.Exit(1)
+}
+
+func main(ctx context.Context, name, steps string, run Run, args []string) error {
+	if len(args) == 1 && args[0] == "version" {
+		printVersion(os.Stdout)
+		return nil
+	}
+	if len(args) == 0 {
+		return fmt.Errorf("%s: no step: run %s or version (the mage targets start it for you)", name, steps)
+	}
+	data, ok := os.LookupEnv(config.EngineConfigVar)
+	if !ok {
+		return fmt.Errorf("%s %s: no configuration in %s: run it through the mage targets (mage %s)", name, args[0], config.EngineConfigVar, args[0])
+	}
+	doc, err := config.UnmarshalDocument([]byte(data))
+	if err != nil {
+		return err
+	}
+	if err := checkSameRelease(name, doc.Slimage); err != nil {
+		return err
+	}
+	return run(ctx, doc, args)
+}
+
+// Unknown is the error for arguments a command does not take with this
+// configuration: the front and the engine disagree.
+func Unknown(name string, args []string) error {
+	return fmt.Errorf("%s: %q is not a step this engine runs with this configuration: the front and the engine disagree; rebuild the magefile", name, args)
+}
+
+// checkSameRelease refuses to run for a front of another release. The
+// front builds the engine with itself pinned, so this only trips on an
+// engine binary run by hand or copied between releases.
+func checkSameRelease(name, front string) error {
+	if front == "" || front == "(local)" {
+		return nil
+	}
+	if v := SlimageVersion(); v != "(devel)" && v != front {
+		return fmt.Errorf("%s: this engine is built with slimage %s, the targets are slimage %s: delete the engine cache (<user cache>/slimage/engine) and run mage deps", name, v, front)
+	}
+	return nil
+}
+
+// SlimageVersion is the slimage release this engine was built from, as
+// its build information records the front module: "(devel)" when built
+// from a folder (a replace without a version, or no version at all).
+func SlimageVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path != "github.com/slimage/slimage" {
+				continue
+			}
+			v := d.Version
+			if d.Replace != nil {
+				v = d.Replace.Version
+			}
+			if v != "" {
+				return v
+			}
+		}
+	}
+	return "(devel)"
+}
+
+func printVersion(w io.Writer) {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "no build info")
+		return
+	}
+	fmt.Fprintf(w, "%s %s\n", bi.Main.Path, bi.Main.Version)
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/slimage/slimage" {
+			v := d.Version
+			if d.Replace != nil {
+				v += " => " + d.Replace.Path + " " + d.Replace.Version
+			}
+			fmt.Fprintf(w, "%s %s\n", d.Path, v)
+		}
+	}
+	fmt.Fprintln(w, bi.GoVersion)
+}
