@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/mod/module"
 
+	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/progress"
 )
 
@@ -170,15 +171,8 @@ func Cause(out string) string {
 	case 1:
 		return fetchCause(lines[0])
 	default:
-		return fmt.Sprintf("%s (+%d more line%s)", fetchCause(lines[0]), len(lines)-1, plural(len(lines)-1))
+		return fmt.Sprintf("%s (+%d more line%s)", fetchCause(lines[0]), len(lines)-1, human.Plural(len(lines)-1))
 	}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // fetchFailure is how the go command reports a module it could not fetch

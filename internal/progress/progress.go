@@ -46,8 +46,13 @@ type Line struct {
 }
 
 // Start begins reporting the work called title ("engine local
-// /src/slimage/images") on w, a terminal or not.
+// /src/slimage/images") on w, a terminal or not. For io.Discard it returns
+// nil, and a nil *Line reports nothing: callers that asked for no output
+// pay for no progress (a go list to count packages, a timer).
 func Start(w io.Writer, title string) *Line {
+	if w == io.Discard {
+		return nil
+	}
 	l := newLine(w, title, IsTerminal(w), time.Now)
 	active.Store(l)
 	go l.run()
@@ -77,6 +82,9 @@ func IsTerminal(w io.Writer) bool {
 // when there is a count, done of total (total 0: not known yet; done < 0:
 // no count).
 func (l *Line) Set(phase string, done, total int) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.phase, l.done, l.total, l.upTo = phase, done, total, false
@@ -86,6 +94,9 @@ func (l *Line) Set(phase string, done, total int) {
 // SetUpTo is Set where the total is only a bound: the work may end before
 // it gets there ("downloading modules: 12 of up to 65").
 func (l *Line) SetUpTo(phase string, done, bound int) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.phase, l.done, l.total, l.upTo = phase, done, bound, true
@@ -94,6 +105,9 @@ func (l *Line) SetUpTo(phase string, done, bound int) {
 
 // Add counts n more done in the current phase.
 func (l *Line) Add(n int) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.done < 0 {
@@ -107,6 +121,9 @@ func (l *Line) Add(n int) {
 // when not empty, is then written as a line of its own, whether or not
 // anything was shown.
 func (l *Line) End(final string) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.ended {
@@ -124,7 +141,12 @@ func (l *Line) End(final string) {
 }
 
 // Elapsed is how long the work has run.
-func (l *Line) Elapsed() time.Duration { return l.now().Sub(l.start) }
+func (l *Line) Elapsed() time.Duration {
+	if l == nil {
+		return 0
+	}
+	return l.now().Sub(l.start)
+}
 
 func (l *Line) run() {
 	t := time.NewTicker(redrawGap)

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,21 @@ func TestSeconds(t *testing.T) {
 		if got := Seconds(d); got != want {
 			t.Errorf("Seconds(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// Work whose output is discarded reports nothing, and costs nothing: no
+// line, no timer.
+func TestDiscarded(t *testing.T) {
+	l := Start(io.Discard, "build linux/amd64")
+	if l != nil {
+		t.Fatal("a line for io.Discard")
+	}
+	l.Set("compiling packages", 1, 2)
+	l.SetUpTo("downloading modules", 1, 2)
+	l.Add(1)
+	l.End("done")
+	if l.Elapsed() != 0 {
+		t.Error("a discarded line has an elapsed time")
 	}
 }
