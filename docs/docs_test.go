@@ -31,9 +31,9 @@ import (
 //     package and its -run and -bench patterns, so a rename cannot leave it
 //     stale.
 var ranBy = map[string]string{
-	"go run mage.go verify":                         "ci",
-	"go test ./... && (cd images && go test ./...)": "ci",
-	"go get github.com/slimage/slimage@latest":      "TestREADMEWalkthrough",
+	"go run mage.go verify": "ci",
+	"go test ./... && (cd images && go test -timeout 30m ./...)": "ci",
+	"go get github.com/slimage/slimage@latest":                   "TestREADMEWalkthrough",
 	"go mod tidy":                            "TestREADMEWalkthrough",
 	"go run github.com/magefile/mage verify": "TestREADMEWalkthrough",
 	"cd magefiles && go run github.com/magefile/mage -w .. build": "TestMagefileInAModuleOfItsOwn",

@@ -95,8 +95,10 @@ func init() {
 	build.Dir = dir
 	build.Env = append(os.Environ(), append(env, "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64")...)
 	out = testkit.Run(t, build)
+	// mage -v also prints the go commands slimage runs, as mage's sh does.
 	for _, want := range []string{"slimage configuration:", "SLIMAGE_PLATFORMS        linux/amd64,linux/arm64",
-		"deps example.com/consumer/svc: no dependencies", "build linux/amd64", "build linux/arm64"} {
+		"deps example.com/consumer/svc: no dependencies", "build linux/amd64", "build linux/arm64",
+		"exec: CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -v -o "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("mage -v build output lacks %q:\n%s", want, out)
 		}

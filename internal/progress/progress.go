@@ -81,25 +81,19 @@ func IsTerminal(w io.Writer) bool {
 // Set says what the work is doing now: a phase ("compiling packages") and,
 // when there is a count, done of total (total 0: not known yet; done < 0:
 // no count).
-func (l *Line) Set(phase string, done, total int) {
-	if l == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.phase, l.done, l.total, l.upTo = phase, done, total, false
-	l.show(false)
-}
+func (l *Line) Set(phase string, done, total int) { l.set(phase, done, total, false) }
 
 // SetUpTo is Set where the total is only a bound: the work may end before
 // it gets there ("downloading modules: 12 of up to 65").
-func (l *Line) SetUpTo(phase string, done, bound int) {
+func (l *Line) SetUpTo(phase string, done, bound int) { l.set(phase, done, bound, true) }
+
+func (l *Line) set(phase string, done, total int, upTo bool) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.phase, l.done, l.total, l.upTo = phase, done, bound, true
+	l.phase, l.done, l.total, l.upTo = phase, done, total, upTo
 	l.show(false)
 }
 
