@@ -20,7 +20,11 @@
 // images it made. ko and crane (for the registry) are installed once, at
 // pinned versions, into the user cache with `go install`.
 //
-//	go run ./bench [-runs 5] [-cold 2] [-fresh 1]      (or: go run mage.go bench)
+//	go run ./bench [-runs 5] [-cold 2] [-fresh 1]
+//
+// Run it as that, not through mage.go, which adds -trimpath to GOFLAGS and
+// CGO_ENABLED=0 for its own reasons: they would change what slimage's cold
+// and no-op rows cost.
 package main
 
 import (

@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/magefile/mage/sh"
-
 	"github.com/slimage/slimage/config"
 	//mage:import
 	"github.com/slimage/slimage/targets"
@@ -46,11 +44,4 @@ func init() {
 			}
 		})
 	}
-}
-
-// Bench builds the sample four ways side by side (slimage with each
-// builder, go build + docker build, ko), cold, no-op and after a one-line
-// change, and prints a Markdown table: see bench/main.go.
-func Bench() error {
-	return sh.RunV("go", "run", "./bench")
 }
