@@ -84,8 +84,8 @@ type Config struct {
 
 	// ModuleGoEnv (Go code only) is KEY=value pairs that the module's own
 	// go commands (deps and build) get on top of the environment, such as
-	// a GOPROXY that serves this module's dependencies alone. Nothing else
-	// sees them: not the engine's build, not the engine.
+	// a GOPROXY that serves this module's dependencies alone. No other go
+	// command gets them: the engine's build runs with the user's own.
 	ModuleGoEnv []string
 
 	// Filled by Resolve from go.mod, git and the go command; not settings.
@@ -565,6 +565,9 @@ func (c *Config) String() string {
 	goNote := "GOTOOLCHAIN=" + c.GoEnv.GOTOOLCHAIN + optional(", GOFLAGS=", c.GoEnv.GOFLAGS)
 	if c.Vendor {
 		goNote += ", vendor/ found: -mod=vendor"
+	}
+	if len(c.ModuleGoEnv) > 0 {
+		goNote += ", the module's go commands also get " + strings.Join(c.ModuleGoEnv, " ")
 	}
 	row("go", c.GoEnv.GOVERSION, goNote)
 	row("SLIMAGE_IMAGE", c.Image, "")

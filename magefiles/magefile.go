@@ -37,10 +37,10 @@ func init() {
 	// the user set, or another module in SLIMAGE_DIR, is left alone.
 	if os.Getenv("GOPROXY") == "" { // as for the go command, empty is unset
 		targets.Configure(func(c *config.Config) {
-			if filepath.Clean(c.Dir) == sample {
-				if abs, err := filepath.Abs(filepath.Join("testdata", "goproxy")); err == nil {
-					c.ModuleGoEnv = append(c.ModuleGoEnv, "GOPROXY=file://"+filepath.ToSlash(abs))
-				}
+			dir, _ := filepath.Abs(c.Dir)
+			hello, _ := filepath.Abs(sample)
+			if proxy, err := filepath.Abs(filepath.Join("testdata", "goproxy")); err == nil && dir == hello {
+				c.ModuleGoEnv = append(c.ModuleGoEnv, "GOPROXY=file://"+filepath.ToSlash(proxy))
 			}
 		})
 	}
