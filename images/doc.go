@@ -1,7 +1,9 @@
 // Package images is slimage's image engine, a module of its own so that
 // importing the targets links none of it. The front runs it as a child
-// process (cmd/slimage-engine), one step at a time. Its packages, in the
-// order a run uses them:
+// process, one step at a time: cmd/slimage-engine runs image, verify and
+// verify-image, cmd/slimage-vulncheck runs vulncheck, each built the first
+// time a step needs it (internal/step is what both share). Its packages,
+// in the order a run uses them:
 //
 //   - spec: what the Dockerfiles say, as plain values, and their rendering;
 //   - stage: the build context on disk (binary, CA bundle, zone, users);

@@ -29,7 +29,7 @@ type Run func(ctx context.Context, doc *config.Document, args []string) error
 // after config.EngineErrorPrefix, and exits 1.
 func Main(name, steps string, run Run) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := main(ctx, name, steps, run, os.Args[1:])
+	err := runStep(ctx, name, steps, run, os.Args[1:])
 	stop()
 	if err == nil {
 		return
@@ -38,7 +38,7 @@ func Main(name, steps string, run Run) {
 	os.Exit(1)
 }
 
-func main(ctx context.Context, name, steps string, run Run, args []string) error {
+func runStep(ctx context.Context, name, steps string, run Run, args []string) error {
 	if len(args) == 1 && args[0] == "version" {
 		printVersion(os.Stdout)
 		return nil
