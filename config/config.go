@@ -53,6 +53,10 @@ type Config struct {
 	Zones    []string
 	CABundle string   // SLIMAGE_CA_BUNDLE: the image's CA bundle; "" finds the host's
 	ExtraCA  []string // SLIMAGE_EXTRA_CA: PEM files appended to the bundle (":"-separated)
+	// SLIMAGE_CA_STRICT: an expired certificate, or one that is not a CA,
+	// in SLIMAGE_CA_BUNDLE or SLIMAGE_EXTRA_CA fails the check (it is
+	// reported either way).
+	CAStrict bool
 	User     string   // SLIMAGE_USER: nonroot (65532:65532), root, or uid:gid
 	Ports    []string // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
 	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
@@ -78,6 +82,9 @@ type Config struct {
 	VerifySettle   time.Duration // SLIMAGE_VERIFY_SETTLE: how long the service must stay up once it answers
 	VerifyStop     time.Duration // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
 	VerifyNonroot  bool          // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
+	// SLIMAGE_VERIFY_LABELS: labels put on every container verify starts,
+	// comma-separated key=value (a CI job's ID, to find or remove them).
+	VerifyLabels map[string]string
 
 	VulnDB    string   // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
 	VulnAllow []string // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
@@ -126,22 +133,26 @@ func Default() *Config {
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
 	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
-	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
+	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_CA_STRICT", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
 	"SLIMAGE_LABELS", "SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
-	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT", "SLIMAGE_VULN_DB", "SLIMAGE_VULN_ALLOW"}
+	"SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP", "SLIMAGE_VERIFY_NONROOT", "SLIMAGE_VERIFY_LABELS", "SLIMAGE_VULN_DB", "SLIMAGE_VULN_ALLOW"}
 
 // EnvNames lists every SLIMAGE_* variable ApplyEnv reads, in the order the
 // manual (docs/configuration.md) documents them.
 func EnvNames() []string { return slices.Clone(envVars) }
 
+// emptyMeans are the variables for which "" is a value, not unset:
+// SLIMAGE_VERSION_VAR= stamps no version, SLIMAGE_TZ= bakes in no zone.
+var emptyMeans = map[string]bool{"SLIMAGE_VERSION_VAR": true, "SLIMAGE_TZ": true}
+
 // ApplyEnv overrides c with the SLIMAGE_* variables that lookup finds
-// (os.LookupEnv in real use). A variable set to "" counts only for
-// SLIMAGE_VERSION_VAR, where it turns the version stamp off.
+// (os.LookupEnv in real use). A variable set to "" counts only where
+// emptyMeans says what it means.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	for _, name := range envVars {
 		v, ok := lookup(name)
-		if !ok || (v == "" && name != "SLIMAGE_VERSION_VAR") {
+		if !ok || (v == "" && !emptyMeans[name]) {
 			continue
 		}
 		switch name {
@@ -212,12 +223,18 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.VulnDB = v
 		case "SLIMAGE_VULN_ALLOW":
 			c.VulnAllow = splitList(v, ",")
-		case "SLIMAGE_VERIFY_NONROOT":
+		case "SLIMAGE_VERIFY_NONROOT", "SLIMAGE_CA_STRICT":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("read SLIMAGE_VERIFY_NONROOT: %q is not true or false", v)
+				return fmt.Errorf("read %s: %q is not true or false", name, v)
 			}
-			c.VerifyNonroot = b
+			*map[string]*bool{"SLIMAGE_VERIFY_NONROOT": &c.VerifyNonroot, "SLIMAGE_CA_STRICT": &c.CAStrict}[name] = b
+		case "SLIMAGE_VERIFY_LABELS":
+			labels, err := parseKeyValues("SLIMAGE_VERIFY_LABELS", v)
+			if err != nil {
+				return err
+			}
+			c.VerifyLabels = labels
 		case "SLIMAGE_VERIFY_MIN_ROOTS":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -279,6 +296,9 @@ func (c *Config) Resolve(ctx context.Context) error {
 		return errors.New("check SLIMAGE_DIST: empty: name an output folder such as dist")
 	}
 	if c.Dist, err = filepath.Abs(c.Dist); err != nil {
+		return fmt.Errorf("check SLIMAGE_DIST: %w", err)
+	}
+	if err := c.checkBuildOutputs(); err != nil {
 		return fmt.Errorf("check SLIMAGE_DIST: %w", err)
 	}
 	if c.VersionVar != "" && (!strings.Contains(c.VersionVar, ".") || strings.ContainsAny(c.VersionVar, " \t'\"=")) {
@@ -575,6 +595,7 @@ func (c *Config) String() string {
 	row("SLIMAGE_ZONES", strings.Join(c.Zones, ","), "")
 	row("SLIMAGE_CA_BUNDLE", c.CABundle, "")
 	row("SLIMAGE_EXTRA_CA", strings.Join(c.ExtraCA, ":"), "")
+	row("SLIMAGE_CA_STRICT", strconv.FormatBool(c.CAStrict), "")
 	row("SLIMAGE_USER", c.User, "")
 	row("SLIMAGE_PORTS", strings.Join(c.Ports, ","), "")
 	row("SLIMAGE_ARGS", strings.Join(c.Args, " "), "")
@@ -593,6 +614,7 @@ func (c *Config) String() string {
 	row("SLIMAGE_VERIFY_SETTLE", c.VerifySettle.String(), "")
 	row("SLIMAGE_VERIFY_STOP", c.VerifyStop.String(), "")
 	row("SLIMAGE_VERIFY_NONROOT", strconv.FormatBool(c.VerifyNonroot), "")
+	row("SLIMAGE_VERIFY_LABELS", labelList(c.VerifyLabels, "="), "")
 	row("SLIMAGE_VULN_DB", c.VulnDB, "")
 	row("SLIMAGE_VULN_ALLOW", strings.Join(c.VulnAllow, ","), "")
 	return b.String()
@@ -669,16 +691,11 @@ func (c *Config) resolveImage() error {
 	case "root":
 		c.User = "0:0"
 	}
-	if !userForm.MatchString(c.User) {
-		return fmt.Errorf("check SLIMAGE_USER: %q is not nonroot, root or uid:gid: the image has no other users", c.User)
+	if err := c.checkUser(); err != nil {
+		return err
 	}
-	for i, p := range c.Ports {
-		if !portForm.MatchString(p) {
-			return fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
-		}
-		if !strings.Contains(p, "/") {
-			c.Ports[i] = p + "/tcp"
-		}
+	if err := c.checkPorts(); err != nil {
+		return err
 	}
 	for _, f := range c.Files {
 		src, dst, ok := strings.Cut(f, ":")
@@ -802,6 +819,13 @@ func (c *Config) resolveMultistage() error {
 		}
 		c.DockerfileOut = rel
 	}
+	out := c.DockerfileOut
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(c.Dir, out)
+	}
+	if rel, err := filepath.Rel(c.Dir, out); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("check SLIMAGE_DOCKERFILE_OUT: %s is outside the module %s: the Dockerfile must be inside the build context (the module)", out, c.Dir)
+	}
 	return nil
 }
 
@@ -855,10 +879,8 @@ func (c *Config) AllZones() bool { return len(c.Zones) == 1 && c.Zones[0] == "al
 // checkVerify checks the verify settings that need no module, so a wrong
 // one stops the run before anything is built or started.
 func (c *Config) checkVerify() error {
-	if c.VulnDB != "" {
-		if u, err := url.Parse(c.VulnDB); err != nil || (u.Scheme != "https" && u.Scheme != "http" && u.Scheme != "file") {
-			return fmt.Errorf("check SLIMAGE_VULN_DB: %q is not an https:// or file:// URL: point it at a vulnerability database (a mirror of https://vuln.go.dev, or file:///path/to/a/copy)", c.VulnDB)
-		}
+	if err := c.checkVuln(); err != nil {
+		return err
 	}
 	if t := strings.TrimSpace(c.VerifyTLS); t != "" && t != "off" {
 		for _, u := range strings.Split(t, ",") {
@@ -878,6 +900,11 @@ func (c *Config) checkVerify() error {
 		}
 		if strings.HasPrefix(z, "/") || strings.Contains(z, "..") {
 			return fmt.Errorf("check SLIMAGE_ZONES: %q is not an IANA zone name: write e.g. Europe/Berlin,America/New_York, or all", z)
+		}
+	}
+	for k := range c.VerifyLabels {
+		if k == "" || strings.ContainsAny(k, " \t=,") || strings.HasPrefix(k, "com.github.slimage.verify") {
+			return fmt.Errorf("check SLIMAGE_VERIFY_LABELS: %q is not a label key of yours: write a reverse-DNS name such as com.example.ci-job", k)
 		}
 	}
 	for name, d := range map[string]time.Duration{"SLIMAGE_VERIFY_TIMEOUT": c.VerifyTimeout, "SLIMAGE_VERIFY_GRACE": c.VerifyGrace,
@@ -916,6 +943,19 @@ func (c *Config) parseLabels(v string) error {
 		(*into)[strings.TrimSpace(k)] = val
 	}
 	return nil
+}
+
+// parseKeyValues reads a comma list of key=value.
+func parseKeyValues(setting, v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range splitList(v, ",") {
+		k, val, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("check %s: %q is not key=value: write e.g. com.example.ci-job=1234", setting, item)
+		}
+		out[strings.TrimSpace(k)] = val
+	}
+	return out, nil
 }
 
 // checkLabels refuses an empty or spaced key, and a key slimage sets itself

@@ -15,6 +15,7 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/progress"
 )
 
@@ -51,7 +52,7 @@ func OutputPath(c *config.Config, p config.Platform) string {
 	if p.OS == "windows" {
 		name += ".exe"
 	}
-	return filepath.Join(c.Dist, p.DistDir(), name)
+	return filepath.Join(c.BinaryDir(p), name)
 }
 
 // Flags are the go build flags every slimage binary gets: -trimpath makes the
@@ -98,7 +99,7 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	if fi, ok := inputs.unchanged(out); ok {
 		return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := outdir.MkdirAll(c.Dist, filepath.Dir(out)); err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
 	}
 	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
@@ -133,7 +134,7 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 // "C" and name it instead.
 func buildError(ctx context.Context, c *config.Config, p config.Platform, err error) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("build %s: %w", p, ctx.Err())
+		return fmt.Errorf("build %s: interrupted while compiling", p)
 	}
 	var exit *gotool.ExitError
 	if !errors.As(err, &exit) {

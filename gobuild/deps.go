@@ -194,6 +194,9 @@ var (
 // depsError turns what the go command said into one line naming the module
 // at fault, its cause, and the fix.
 func depsError(mod, dir string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("deps %s: interrupted", mod)
+	}
 	var exit *gotool.ExitError
 	if !errors.As(err, &exit) {
 		return fmt.Errorf("deps %s: %w", mod, err)

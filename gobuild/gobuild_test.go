@@ -10,6 +10,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
+	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -223,7 +224,13 @@ func TestFailedBuildKeepsPreviousBinary(t *testing.T) {
 
 func assertNoLeftovers(t *testing.T, c *config.Config) {
 	t.Helper()
-	leftovers, _ := filepath.Glob(filepath.Join(c.Dist, "*", ".*"))
+	var leftovers []string
+	all, _ := filepath.Glob(filepath.Join(c.Dist, "*", ".*"))
+	for _, p := range all {
+		if filepath.Base(p) != outdir.Marker {
+			leftovers = append(leftovers, p)
+		}
+	}
 	if len(leftovers) > 0 {
 		t.Errorf("temp files left behind: %v", leftovers)
 	}

@@ -46,12 +46,13 @@ func docker(t *testing.T) *client.Client {
 func TestMain(m *testing.M) {
 	testkit.ContainerEnv()
 	code := m.Run()
-	// After the whole suite, no container that verify started may be left.
+	// After the whole suite, no container that verify started for it may
+	// be left (another suite's, on the same daemon, are its own business).
 	if cli, err := daemon.Connect(context.Background(), io.Discard); err == nil {
 		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("label", verify.SessionLabel)})
+			Filters: make(client.Filters).Add("label", testkit.RunLabel+"="+testkit.RunID)})
 		if err == nil && len(res.Items) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: %d containers started by verify are left (docker ps -a --filter label=%s)\n", len(res.Items), verify.SessionLabel)
+			fmt.Fprintf(os.Stderr, "FAIL: %d containers started by verify are left (docker ps -a --filter label=%s=%s)\n", len(res.Items), testkit.RunLabel, testkit.RunID)
 			code = 1
 		}
 		cli.Close()
@@ -69,6 +70,10 @@ func sampleConfig(t *testing.T, cli *client.Client, dir string, set func(*config
 	defaults := []func(*config.Config){func(c *config.Config) {
 		c.Dir, c.Dist, c.Version, c.Image = dir, filepath.Join(dir, "dist"), "v0.0.0-test", ref
 		c.Ports = []string{"8080"}
+		// This suite's own: its verify containers, and its images (so that
+		// cleaning up dangling images touches no other suite's).
+		c.VerifyLabels = map[string]string{testkit.RunLabel: testkit.RunID}
+		c.Labels = map[string]string{testkit.RunLabel: testkit.RunID}
 	}}
 	var overrides []func(*config.Config)
 	if set != nil {
@@ -322,7 +327,7 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 				t.Fatal(err)
 			}
-			before := containerCount(t, cli)
+			began := time.Now()
 			// The legacy builder keeps the steps it finished as untagged cache
 			// images, as an interrupted docker build does.
 			removeNewDanglingImages(t, cli)
@@ -350,13 +355,13 @@ func TestCancelledBuildLeavesNothing(t *testing.T) {
 				t.Errorf("half-written folder left behind: %v", leftovers)
 			}
 			// The daemon removes the builder's containers asynchronously after
-			// the client goes away; give it a moment before counting.
+			// the client goes away; give it a moment before looking.
 			deadline := time.Now().Add(10 * time.Second)
-			for containerCount(t, cli) > before && time.Now().Before(deadline) {
+			for len(builderContainers(t, cli, began)) > 0 && time.Now().Before(deadline) {
 				time.Sleep(100 * time.Millisecond)
 			}
-			if n := containerCount(t, cli); n > before {
-				t.Errorf("%d containers left after a cancelled build", n-before)
+			if left := builderContainers(t, cli, began); len(left) > 0 {
+				t.Errorf("containers left after a cancelled build: %v", left)
 			}
 		})
 	}
@@ -366,13 +371,22 @@ type cancelOnWrite context.CancelFunc
 
 func (c cancelOnWrite) Write(p []byte) (int, error) { c(); return len(p), nil }
 
-func containerCount(t *testing.T, cli *client.Client) int {
+// builderContainers are the containers created since began that no verify
+// started: a builder's. Another suite's on a shared daemon come and go
+// too; a container left behind stays.
+func builderContainers(t *testing.T, cli *client.Client, began time.Time) []string {
 	t.Helper()
 	res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(res.Items)
+	var ids []string
+	for _, c := range res.Items {
+		if c.Created >= began.Unix()-1 && c.Labels[verify.SessionLabel] == "" {
+			ids = append(ids, c.ID[:12])
+		}
+	}
+	return ids
 }
 
 // removeNewDanglingImages removes, when the test ends, the untagged images
@@ -399,7 +413,7 @@ func removeNewDanglingImages(t *testing.T, cli *client.Client) {
 
 func danglingImages(t *testing.T, cli *client.Client) map[string]bool {
 	t.Helper()
-	res, err := cli.ImageList(context.Background(), client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true")})
+	res, err := cli.ImageList(context.Background(), client.ImageListOptions{Filters: make(client.Filters).Add("dangling", "true").Add("label", testkit.RunLabel+"="+testkit.RunID)})
 	if err != nil {
 		t.Fatal(err)
 	}

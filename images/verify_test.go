@@ -345,7 +345,7 @@ func TestCancelledVerifyLeavesNoContainer(t *testing.T) {
 func sessionContainers(t *testing.T, cli *client.Client) int {
 	t.Helper()
 	res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-		Filters: make(client.Filters).Add("label", verify.SessionLabel)})
+		Filters: make(client.Filters).Add("label", testkit.RunLabel+"="+testkit.RunID)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slimage/slimage/internal/engine"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -118,7 +119,7 @@ func TestInterruptReachesTheEngine(t *testing.T) {
 }
 
 func verifyContainers(t *testing.T) []string {
-	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=com.github.slimage.verify").Output()
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "label="+testkit.RunLabel+"="+testkit.RunID).Output()
 	if err != nil {
 		t.Fatalf("docker ps: %v", err)
 	}
@@ -252,4 +253,108 @@ func TestSampleProxyIsTheSamplesAlone(t *testing.T) {
 	if !saw["sample"] || !saw["engine"] {
 		t.Errorf("the log has no go command for the sample or for the engine:\n%s", data)
 	}
+}
+
+// Two `go run mage.go image` at once in one clone, ten rounds: both pass
+// every time. mage compiles the magefile on every run and writes its
+// generated main file into magefiles/ to do so, so two compiles at once
+// trip over each other's file; mage.go compiles one run at a time, and
+// slimage's runs take turns on the output folder.
+func TestZeroInstallRunsAtOnce(t *testing.T) {
+	testkit.ModCacheProxy(t)
+	testkit.NeedDocker(t)
+	dist := t.TempDir()
+	ref := "slimage-test/hello:at-once"
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command("go", "run", "mage.go", "image")
+		cmd.Dir = testkit.RepoRoot(t)
+		cmd.Env = append(os.Environ(), "SLIMAGE_DIST="+dist, "SLIMAGE_IMAGE="+ref)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &out
+	}
+	for round := 1; round <= 10; round++ {
+		a, aOut := start()
+		b, bOut := start()
+		aErr, bErr := a.Wait(), b.Wait()
+		if aErr != nil || bErr != nil {
+			t.Fatalf("round %d: first run: %v\n%s\nsecond run: %v\n%s", round, aErr, aOut, bErr, bOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(testkit.RepoRoot(t), "magefiles", "mage_output_file.go")); err == nil {
+		t.Error("mage's generated main file was left in magefiles/")
+	}
+}
+
+// A run killed outright (SIGKILL: no chance to clean up) leaves nothing
+// running: the engine, mid-verify, notices its parent is gone, removes
+// its containers and exits; a go command mid-build is interrupted and
+// deletes its work folder.
+func TestKilledRunLeavesNothingRunning(t *testing.T) {
+	magefile := compiledMagefile(t)
+	kill := func(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, child string, match func(testkit.Proc) bool, ready func() bool) testkit.Proc {
+		t.Helper()
+		cmd.Path = magefile
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		var found testkit.Proc
+		for deadline := time.Now().Add(3 * time.Minute); found.Pid == 0 || !ready(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s under the magefile, or never ready:\n%s", child, out)
+			}
+			for _, p := range testkit.Descendants(cmd.Process.Pid) {
+				if p.Comm == child && match(p) {
+					found = p
+				}
+			}
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+		for deadline := time.Now().Add(engine.CleanupDelay); testkit.Alive(found.Pid); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (pid %d) still runs %s after its parent was killed:\n%s", child, found.Pid, engine.CleanupDelay, out)
+			}
+		}
+		return found
+	}
+	t.Run("engine", func(t *testing.T) {
+		var out bytes.Buffer
+		// The health path never answers 2xx: verify waits, its containers up.
+		cmd := repoMage(t, magefile, []string{"SLIMAGE_VERIFY_HEALTH=/never", "SLIMAGE_IMAGE=slimage-test/hello:killed"}, "verify")
+		t.Cleanup(func() { exec.Command("docker", "rmi", "slimage-test/hello:killed").Run() })
+		kill(t, cmd, &out, "slimage-engine", func(testkit.Proc) bool { return true }, func() bool { return len(verifyContainers(t)) > 0 })
+		if left := verifyContainers(t); len(left) > 0 {
+			t.Errorf("containers left after the engine ended: %v\n%s", left, out.String())
+		}
+	})
+	t.Run("go build", func(t *testing.T) {
+		var out bytes.Buffer
+		tmp := t.TempDir()
+		env := []string{"TMPDIR=" + tmp, "GOTMPDIR=", "GOCACHE=" + t.TempDir()}
+		cmd := repoMage(t, magefile, env, "build")
+		killed := cmd // its pid names the temp folders of its go commands
+		building := func(p testkit.Proc) bool { return len(p.Args) > 1 && p.Args[1] == "build" }
+		kill(t, cmd, &out, "go", building, func() bool { return true })
+		// The go command, killed with its slimage, could not delete its
+		// temp folder: the next run does.
+		again := repoMage(t, magefile, env, "build")
+		again.Path = magefile
+		testkit.Run(t, again)
+		if entries, _ := os.ReadDir(tmp); len(entries) > 0 {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("left in the temp folder by the run killed (pid %d) after the next run: %v", killed.Process.Pid, names)
+		}
+	})
 }

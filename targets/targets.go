@@ -119,8 +119,9 @@ func goDeps(ctx context.Context) error {
 }
 
 // heldDist keeps the output folder's lock for the rest of the run (an
-// unreferenced one would be closed, and so released, by the collector).
-var heldDist func()
+// unreferenced one would be closed, and so released, by the collector);
+// the engine holds it too while it runs.
+var heldDist *distlock.Lock
 
 // lockDist takes the output folder's lock: a second run on the same folder
 // (an editor's save hook and a terminal) waits for this one to finish, so
@@ -146,10 +147,31 @@ func Build(ctx context.Context) error {
 	return err
 }
 
+// imageInputs is the check of what only the image and the steps after it
+// read, made once per run before any work (see config.CheckImageInputs).
+var imageInputs struct {
+	once sync.Once
+	err  error
+}
+
+func checkImageInputs(ctx context.Context, c *config.Config) error {
+	imageInputs.once.Do(func() {
+		notes, err := c.CheckImageInputs(ctx)
+		for _, n := range notes {
+			fmt.Fprintln(os.Stderr, "note: "+n)
+		}
+		imageInputs.err = err
+	})
+	return imageInputs.err
+}
+
 // Image builds the scratch image (CA bundle, zone, non-root user) and tags it.
 func Image(ctx context.Context) error {
 	c, err := load(ctx)
 	if err != nil {
+		return err
+	}
+	if err := checkImageInputs(ctx, c); err != nil {
 		return err
 	}
 	mg.CtxDeps(ctx, lockDist)
@@ -162,11 +184,14 @@ func Image(ctx context.Context) error {
 // Verify starts the image and proves from inside it that TLS calls validate
 // and the time zone is right.
 func Verify(ctx context.Context) error {
-	mg.CtxDeps(ctx, Image)
 	c, err := load(ctx)
 	if err != nil {
 		return err
 	}
+	if err := checkImageInputs(ctx, c); err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, Image)
 	return runEngine(ctx, c, engine.Main, "verify")
 }
 
@@ -188,6 +213,9 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	if err := config.CheckContainerEngine(os.Getenv); err != nil {
+		return err
+	}
 	env, err := gotool.ReadEnv(ctx)
 	if err != nil {
 		return fmt.Errorf("read go env: %w", err)
@@ -196,7 +224,7 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, c, mg.Verbose(), "verify-image", ref)
+	return e.Run(ctx, c, engine.RunOptions{Verbose: mg.Verbose()}, "verify-image", ref)
 }
 
 var engines struct {
@@ -231,5 +259,9 @@ func runEngine(ctx context.Context, c *config.Config, cmd engine.Command, args .
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, c, mg.Verbose(), args...)
+	opts := engine.RunOptions{Verbose: mg.Verbose()}
+	if heldDist != nil {
+		opts.Hold = heldDist.File()
+	}
+	return e.Run(ctx, c, opts, args...)
 }

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"debug/buildinfo"
 	"encoding/hex"
@@ -19,33 +21,81 @@ import (
 	"github.com/slimage/slimage/images/provenance"
 	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
-	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/human"
 )
 
-// Attestation is one platform's SBOM and provenance, written under
-// <dist>/sbom.
-type Attestation struct {
-	Platform         config.Platform
-	SBOM, Provenance string // paths
-}
-
-// AttestationPaths are where Attest writes p's documents.
+// AttestationPaths are where an image run puts p's SBOM and provenance:
+// <dist>/sbom/<os>_<arch>.cdx.json and .provenance.json.
 func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenancePath string) {
-	base := filepath.Join(c.Dist, "sbom", p.DistDir())
+	base := filepath.Join(c.Output(config.SBOMFolder), p.DistDir())
 	return base + ".cdx.json", base + ".provenance.json"
 }
 
-// Attest writes the SBOM of b's binary and the provenance of b, the image
+// Attest makes the SBOM of b's binary and the provenance of b, the image
 // built from sc, the context staged for its platform, naming the image by
 // its ID. Both depend only on the sources and settings (their time is the
 // image's created time), so the same commit gives the same bytes.
 func Attest(c *config.Config, b Built, sc *stage.Context) (Attestation, error) {
 	docs, err := attestationDocs(c, b.Platform, sc, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
-	if err != nil {
-		return Attestation{}, err
+	return Attestation{Platform: b.Platform, docs: docs}, err
+}
+
+// Attestation is one platform's SBOM and provenance, encoded.
+type Attestation struct {
+	Platform config.Platform
+	docs     attestationPair
+}
+
+// attestBuilt is the step that attests what Docker's builder built.
+func attestBuilt(ctx context.Context, r *imageRun) error {
+	a, err := Attest(r.c, r.built[0], r.contexts[0])
+	r.attestations = append(r.attestations, a)
+	return err
+}
+
+// writeSBOMs is the step that writes every platform's SBOM and provenance
+// into the run's new <dist>/sbom, unless the folder in place holds exactly
+// these documents already.
+func writeSBOMs(ctx context.Context, r *imageRun) error {
+	want := map[string][]byte{}
+	for _, a := range r.attestations {
+		sbomPath, provenancePath := AttestationPaths(r.c, a.Platform)
+		want[filepath.Base(sbomPath)], want[filepath.Base(provenancePath)] = a.docs.sbom, a.docs.provenance
 	}
-	return writeAttestation(c, b.Platform, docs)
+	if holds(r.c.Output(config.SBOMFolder), want) {
+		return nil
+	}
+	dir, err := r.u.Dir(config.SBOMFolder)
+	if err != nil {
+		return fmt.Errorf("write the SBOMs: %w", r.u.Explain(err))
+	}
+	for name, data := range want {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("write the SBOMs: %w", r.u.Explain(err))
+		}
+	}
+	return nil
+}
+
+// holds says whether dir holds exactly the files want (its marker aside).
+func holds(dir string, want map[string][]byte) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil || !outdir.Owned(dir) {
+		return false
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Name() == outdir.Marker {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil || !bytes.Equal(data, want[e.Name()]) {
+			return false
+		}
+		n++
+	}
+	return n == len(want)
 }
 
 // attestationPair is one platform's SBOM and provenance, encoded.
@@ -89,25 +139,17 @@ func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, ima
 	return attestationPair{sbom: bomJSON, provenance: provJSON}, nil
 }
 
-func writeAttestation(c *config.Config, p config.Platform, docs attestationPair) (Attestation, error) {
-	a := Attestation{Platform: p}
-	a.SBOM, a.Provenance = AttestationPaths(c, p)
-	for path, data := range map[string][]byte{a.SBOM: docs.sbom, a.Provenance: docs.provenance} {
-		if err := atomicfile.Write(path, data, 0o644); err != nil {
-			return Attestation{}, fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	return a, nil
-}
-
-// printAttestation says where p's documents are, and whether they are
-// attached to the image.
-func printAttestation(out io.Writer, a Attestation, attached bool) {
+// printAttestations says where each platform's documents are, and
+// whether they are attached to the image.
+func printAttestations(out io.Writer, c *config.Config, attached bool) {
 	note := "  (attached to the image as referrers)"
 	if !attached {
 		note = "  (files only: the default builder, oci, attaches them to the image)"
 	}
-	fmt.Fprintf(out, "sbom %s  %s  provenance %s%s\n", a.Platform, human.Path(a.SBOM), human.Path(a.Provenance), note)
+	for _, p := range c.Platforms {
+		sbomPath, provenancePath := AttestationPaths(c, p)
+		fmt.Fprintf(out, "sbom %s  %s  provenance %s%s\n", p, human.Path(sbomPath), human.Path(provenancePath), note)
+	}
 }
 
 // materials are what went into the image besides the binary: go.sum (which

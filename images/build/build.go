@@ -7,17 +7,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/moby/moby/client"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/images/daemon"
-	"github.com/slimage/slimage/images/provenance"
-	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/human"
 )
@@ -75,30 +68,36 @@ type dockerBuilder struct{}
 
 func (dockerBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
 
+// Build has the daemon build the staged context, as docker build would.
 func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	p := c.Platforms[0]
-	sc, err := stage.Write(ctx, c, p)
+	r := &imageRun{c: c, progress: progress, out: out, tags: hostTag(c)}
+	// The steps of Docker's builder, in order.
+	err := r.run(ctx, []imageStep{
+		stageContexts,
+		connect(false),
+		// Built without a tag: the commit tags it.
+		{"building with Docker", buildWithDocker},
+		// Its SBOM and provenance are files beside it (the OCI builder
+		// attaches them to the image).
+		{"attesting", attestBuilt},
+		{"writing the SBOMs", writeSBOMs},
+		// An OCI layout of an earlier run would not be this image's.
+		{"dropping an earlier OCI layout", func(ctx context.Context, r *imageRun) error { return r.u.Remove(config.OCIFolder) }},
+	})
 	if err != nil {
 		return nil, err
 	}
-	cli, err := daemon.Connect(ctx, progress)
-	if err != nil {
-		return nil, err
+	printBuilt(out, r.built[0], r.contexts[0])
+	printAttestations(out, r.c, false)
+	return r.built, nil
+}
+
+func buildWithDocker(ctx context.Context, r *imageRun) error {
+	b, err := BuildWithDocker(ctx, r.cli, r.contexts[0], r.c.Platforms[0], r.c.Image, r.u, r.progress)
+	if err == nil {
+		r.built = append(r.built, b)
 	}
-	defer cli.Close()
-	b, err := BuildWithDocker(ctx, cli, sc, p, c.Image, progress)
-	if err != nil {
-		return nil, err
-	}
-	printBuilt(out, b, sc)
-	// The image is the daemon's: its SBOM and provenance are files (the OCI
-	// builder attaches them to the image).
-	a, err := Attest(c, b, sc)
-	if err != nil {
-		return nil, err
-	}
-	printAttestation(out, a, false)
-	return []Built{b}, nil
+	return err
 }
 
 type ociBuilder struct{}
@@ -111,149 +110,82 @@ func (ociBuilder) Tags(c *config.Config) []Built {
 	return out
 }
 
+// Build assembles the images and their index from the staged contexts,
+// without a daemon, then loads them into Docker (for verify) and pushes.
 func (b ociBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	return buildOCI(ctx, c, b.Tags(c), progress, out)
+	r := &imageRun{c: c, progress: progress, out: out, tags: b.Tags(c), oci: &ociResult{dir: c.Output(config.OCIFolder)}}
+	// The steps of the OCI builder, in order.
+	steps := []imageStep{
+		stageContexts,
+		// The layout in place is reused when it holds these contexts' images.
+		{"assembling the images", assembleImages},
+		// Without an engine the layout is still written and pushed.
+		connect(true),
+		// Docker takes the images first, as their tars, while the gzip
+		// that the layout, the digests and a push need is being made.
+		{"loading into Docker", loadIntoDocker},
+		// Each platform's SBOM and provenance, attached to its manifest as
+		// referrers (in the layout, and on push), and written as files.
+		{"attesting", attest},
+		{"writing the OCI layout", writeOCILayout},
+		{"writing the SBOMs", writeSBOMs},
+	}
+	if c.Push != "" {
+		// Last: a push that fails leaves every local output as it was.
+		steps = append(steps, imageStep{"pushing to " + c.Push, pushIndex})
+	}
+	if err := r.run(ctx, steps); err != nil {
+		return nil, err
+	}
+	o := r.oci
+	note := ""
+	if o.unchanged {
+		note = "  (unchanged)"
+	}
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s, SBOM and provenance attached%s\n", human.Path(o.dir), o.digest, len(o.imgs), human.Plural(len(o.imgs)), note)
+	if r.connErr != nil {
+		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", r.connErr)
+	}
+	for i, b := range r.built {
+		printBuilt(out, b, o.imgs[i].Context)
+	}
+	printAttestations(out, r.c, true)
+	return r.built, nil
 }
 
 type multistageBuilder struct{}
 
 func (multistageBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
 
-func buildOCI(ctx context.Context, c *config.Config, tags []Built, progress, out io.Writer) ([]Built, error) {
-	contexts, err := stage.WriteAll(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(c.Dist, "oci")
-	idx, imgs, unchanged := reuseLayout(dir, c, contexts)
-	if !unchanged {
-		if idx, imgs, err = assembleIndex(c, contexts); err != nil {
-			return nil, err
-		}
-	}
-	// Docker takes the images first, as their tars, while the gzip that the
-	// layout, the digests and a push need is still being made.
-	cli, connErr := daemon.Connect(ctx, progress)
-	var built []Built
-	if connErr == nil {
-		defer cli.Close()
-		if built, err = loadAll(ctx, cli, tags, imgs); err != nil {
-			return nil, err
-		}
-	}
-	// Each platform's SBOM and provenance, attached to its manifest as
-	// referrers (in the layout, and on push).
-	var refs []referrer
-	var atts []Attestation
-	for i, pi := range imgs {
-		subject, err := partial.Descriptor(pi.Image)
-		if err != nil {
-			return nil, err
-		}
-		docs, err := attestationDocs(c, pi.Platform, pi.Context, provenance.Artifact{Name: tags[i].Ref, SHA256: subject.Digest.Hex})
-		if err != nil {
-			return nil, err
-		}
-		a, err := writeAttestation(c, pi.Platform, docs)
-		if err != nil {
-			return nil, err
-		}
-		atts = append(atts, a)
-		about := v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}
-		for _, d := range []struct {
-			kind, artifactType string
-			doc                []byte
-		}{{"sbom", sbom.MediaType, docs.sbom}, {"provenance", provenance.MediaType, docs.provenance}} {
-			r, err := newReferrer(d.kind, d.artifactType, d.doc, about)
-			if err != nil {
-				return nil, err
-			}
-			refs = append(refs, r)
-		}
-	}
-	if !unchanged || !sameReferrers(dir, refs) {
-		unchanged = false
-		if err := WriteLayout(idx, dir, refTag(c.Image), refs...); err != nil {
-			return nil, fmt.Errorf("write OCI layout %s: %w", dir, err)
-		}
-	}
-	digest, err := idx.Digest()
-	if err != nil {
-		return nil, err
-	}
-	note := ""
-	if unchanged {
-		note = "  (unchanged)"
-	}
-	fmt.Fprintf(out, "oci %s  index %s  %d platform%s, SBOM and provenance attached%s\n", human.Path(dir), digest, len(imgs), human.Plural(len(imgs)), note)
-	if c.Push != "" {
-		if _, err := Push(ctx, idx, c.Push); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(out, "push %s@%s\n", c.Push, digest)
-		if err := pushReferrers(ctx, c.Push, refs, out); err != nil {
-			return nil, err
-		}
-	}
-	if connErr != nil {
-		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", connErr)
-	}
-	for i, b := range built {
-		printBuilt(out, b, imgs[i].Context)
-	}
-	for _, a := range atts {
-		printAttestation(out, a, true)
-	}
-	return built, nil
-}
-
-// loadAll loads each platform's image into Docker as its tag, unless the
-// tag already names that image.
-func loadAll(ctx context.Context, cli *client.Client, tags []Built, imgs []OCIPlatformImage) ([]Built, error) {
-	var built []Built
-	for i, t := range tags {
-		img := imgs[i].forLoad()
-		id, err := img.ConfigName()
-		if err != nil {
-			return nil, err
-		}
-		b := Built{Ref: t.Ref, Platform: t.Platform, ID: id.String()}
-		prev, err := cli.ImageInspect(ctx, t.Ref)
-		if b.Unchanged = err == nil && prev.ID == b.ID; !b.Unchanged {
-			if err := LoadIntoDocker(ctx, cli, img, t.Ref); err != nil {
-				return nil, err
-			}
-			if prev, err = cli.ImageInspect(ctx, t.Ref); err != nil {
-				return nil, fmt.Errorf("load %s: %s", t.Ref, daemon.FirstLine(err))
-			}
-			if prev.ID != b.ID {
-				return nil, fmt.Errorf("load %s: Docker names image %s, not the loaded %s: is another build tagging it at the same time?", t.Ref, prev.ID, b.ID)
-			}
-		}
-		b.Size = prev.Size
-		built = append(built, b)
-	}
-	return built, nil
-}
-
+// Build writes the self-contained Dockerfile and has the daemon build it
+// from the module root.
 func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	m, err := WriteMultistage(ctx, c)
+	r := &imageRun{c: c, progress: progress, out: out, tags: hostTag(c)}
+	var m *Multistage
+	// The steps of the multistage mode, in order.
+	err := r.run(ctx, []imageStep{
+		{"writing the Dockerfile", func(ctx context.Context, r *imageRun) (err error) {
+			m, err = WriteMultistage(ctx, c)
+			return err
+		}},
+		connect(false),
+		// Built without a tag: the commit tags it.
+		{"building with Docker", func(ctx context.Context, r *imageRun) error {
+			b, err := BuildMultistage(ctx, r.cli, c, m, progress)
+			if err == nil {
+				r.built = append(r.built, b)
+			}
+			return err
+		}},
+	})
 	if err != nil {
 		return nil, err
 	}
-	cli, err := daemon.Connect(ctx, progress)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	b, err := BuildMultistage(ctx, cli, c, m, progress)
-	if err != nil {
-		return nil, err
-	}
+	b := r.built[0]
 	fmt.Fprintf(out, "image %s  %s  %s  %s  %s (multistage, built by %s)\n", b.Ref, b.Platform, shortID(b.ID),
 		human.Size(b.Size), human.Path(m.Dockerfile), c.GoImage)
 	fmt.Fprintln(out, "sbom: none in the multistage mode (the binary is built inside Docker); the host mode writes an SBOM and provenance per platform")
-	return []Built{b}, nil
+	return r.built, nil
 }
 
 func printBuilt(out io.Writer, b Built, sc *stage.Context) {

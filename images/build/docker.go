@@ -18,7 +18,7 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
-	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/human"
 )
 
@@ -29,6 +29,7 @@ type Built struct {
 	ID        string
 	Size      int64 // the image's size as the daemon reports it
 	Unchanged bool  // ref already was this context's image: nothing was built
+	loaded    bool  // this run gave Docker the image (untagged until its commit)
 }
 
 // ContextLabel names the staged context's digest where slimage keeps it
@@ -46,23 +47,20 @@ type builtRecord struct {
 	Ref, Platform, Digest, ID string
 }
 
-func builtRecordPath(sc *stage.Context) string {
-	return filepath.Join(filepath.Dir(sc.Dir), "."+filepath.Base(sc.Dir)+".built.json")
-}
+// builtRecordName is the record's name beside the context's.
+func builtRecordName(sc *stage.Context) string { return "." + filepath.Base(sc.Final) + ".built.json" }
 
-// BuildWithDocker builds the staged context and tags it ref. Only the staged
-// folder is sent as the build context. The builder's output goes to progress
-// (io.Discard for quiet). The tag is applied by the daemon only when the
-// build succeeds, so a failed build never leaves ref pointing at a broken
-// image.
+// BuildWithDocker builds the staged context without a tag (the run's
+// commit tags it ref). Only the staged folder is sent as the build
+// context. The builder's output goes to progress (io.Discard for quiet).
+// The record of what it built goes into u.
 //
 // When ref still names the image slimage built from a context with the
 // same digest, nothing is sent: a no-op image step costs one inspect.
-func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context, p config.Platform, ref string, progress io.Writer) (Built, error) {
+func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context, p config.Platform, ref string, u *outdir.Update, progress io.Writer) (Built, error) {
 	want := p.OS + "/" + p.Arch
-	record := builtRecordPath(sc)
 	var last builtRecord
-	if data, err := os.ReadFile(record); err == nil && json.Unmarshal(data, &last) == nil &&
+	if data, err := os.ReadFile(filepath.Join(filepath.Dir(sc.Final), builtRecordName(sc))); err == nil && json.Unmarshal(data, &last) == nil &&
 		last == (builtRecord{Ref: ref, Platform: want, Digest: sc.Digest, ID: last.ID}) {
 		if prev, err := cli.ImageInspect(ctx, ref); err == nil && prev.ID == last.ID {
 			fmt.Fprintf(progress, "%s is up to date (context %s)\n", ref, sc.Digest)
@@ -83,38 +81,56 @@ func BuildWithDocker(ctx context.Context, cli *client.Client, sc *stage.Context,
 	go func() { pw.CloseWithError(tarDir(sc.Dir, pw)) }()
 	defer pr.Close()
 
-	res, err := cli.ImageBuild(ctx, pr, client.ImageBuildOptions{
-		Tags: []string{ref}, Dockerfile: "Dockerfile", Remove: true, ForceRemove: true,
-	})
+	res, err := cli.ImageBuild(ctx, pr, client.ImageBuildOptions{Dockerfile: "Dockerfile", Remove: true, ForceRemove: true})
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %s", ref, daemon.FirstLine(err))
 	}
 	defer res.Body.Close()
+	id, err := buildOutput(ctx, res.Body, progress)
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: %w (Dockerfile: %s)", ref, err, human.Path(sc.Dockerfile))
+	}
+	inspect, err := cli.ImageInspect(ctx, id)
+	if err != nil {
+		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", ref, daemon.FirstLine(err))
+	}
+	if data, err := json.Marshal(builtRecord{Ref: ref, Platform: want, Digest: sc.Digest, ID: inspect.ID}); err == nil {
+		if rec, err := u.File(builtRecordName(sc)); err == nil {
+			_ = os.WriteFile(rec, data, 0o644) // a missing record only costs the next run a cached build
+		}
+	}
+	return Built{Ref: ref, Platform: p, ID: inspect.ID, Size: inspect.Size, loaded: true}, nil
+}
+
+// buildOutput follows a build's output stream to its end, passing the
+// builder's output to progress, and returns the ID of the image built.
+func buildOutput(ctx context.Context, body io.Reader, progress io.Writer) (string, error) {
 	var id string
 	tail := &outputTail{}
-	err = jsonmessage.DisplayJSONMessagesStream(res.Body, io.MultiWriter(progress, tail), 0, false, func(m jsonstream.Message) {
+	err := jsonmessage.DisplayJSONMessagesStream(body, io.MultiWriter(progress, tail), 0, false, func(m jsonstream.Message) {
 		var aux struct{ ID string }
 		if m.Aux != nil && json.Unmarshal(*m.Aux, &aux) == nil && aux.ID != "" {
 			id = aux.ID
 		}
 	})
 	if ctx.Err() != nil {
-		return Built{}, ctx.Err()
+		return "", ctx.Err()
 	}
 	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", ref, daemon.FirstLine(err), lastOutput(tail), human.Path(sc.Dockerfile))
-	}
-	inspect, err := cli.ImageInspect(ctx, ref)
-	if err != nil {
-		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", ref, daemon.FirstLine(err))
+		return "", fmt.Errorf("%s (it said: %s)", daemon.FirstLine(err), lastOutput(tail))
 	}
 	if id == "" {
-		id = inspect.ID
+		// Older engines (and Podman) only say it in the stream.
+		for _, l := range tail.lines {
+			if rest, ok := strings.CutPrefix(l, "Successfully built "); ok {
+				id = strings.TrimSpace(rest)
+			}
+		}
 	}
-	if data, err := json.Marshal(builtRecord{Ref: ref, Platform: want, Digest: sc.Digest, ID: inspect.ID}); err == nil {
-		_ = atomicfile.Write(record, data, 0o644) // a missing record only costs the next run a cached build
+	if id == "" {
+		return "", fmt.Errorf("the builder named no image (it said: %s)", lastOutput(tail))
 	}
-	return Built{Ref: ref, Platform: p, ID: id, Size: inspect.Size}, nil
+	return id, nil
 }
 
 // tarDir streams dir as a tar archive, in a stable order.

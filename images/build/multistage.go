@@ -15,7 +15,6 @@ import (
 	"github.com/moby/go-archive"
 	"github.com/moby/moby/api/types/registry"
 	"github.com/moby/moby/client"
-	"github.com/moby/moby/client/pkg/jsonmessage"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
@@ -23,6 +22,7 @@ import (
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // Multistage is the written pair.
@@ -39,10 +39,7 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(c.Dir, out)
 	}
-	relDockerfile, err := filepath.Rel(c.Dir, out)
-	if err != nil || strings.HasPrefix(relDockerfile, "..") {
-		return nil, fmt.Errorf("check SLIMAGE_DOCKERFILE_OUT: %s is outside the module %s: the Dockerfile must be inside the build context", out, c.Dir)
-	}
+	relDockerfile, _ := filepath.Rel(c.Dir, out) // inside: config.Resolve checked it
 	relDist, err := filepath.Rel(c.Dir, c.Dist)
 	if err != nil || strings.HasPrefix(relDist, "..") {
 		relDist = "dist"
@@ -60,15 +57,19 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if _, err := os.Stat(filepath.Join(c.Dir, "go.sum")); errors.Is(err, fs.ErrNotExist) {
 		ms.NoGoSum = true
 	}
-	files, err := stage.RuntimeFiles(c)
+	files, err := c.RuntimeFiles()
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range files {
 		ms.Copies = append(ms.Copies, f.Src+" "+f.Dst)
 	}
+	// A folder made under the output folder is slimage's (see outdir).
+	if err := outdir.MkdirAll(c.Dist, filepath.Dir(out)); err != nil {
+		return nil, fmt.Errorf("write %s: %w", out, err)
+	}
 	trust := out + ".ca.pem"
-	certs, replaces, err := stage.MultistageTrust(c)
+	certs, replaces, err := stage.MultistageTrust(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -138,28 +139,28 @@ func BuildMultistage(ctx context.Context, cli *client.Client, c *config.Config, 
 		return Built{}, fmt.Errorf("build image %s: %w", c.Image, err)
 	}
 	res, err := cli.ImageBuild(ctx, tarball, client.ImageBuildOptions{
-		Tags: []string{c.Image}, Dockerfile: m.Spec.DockerfilePath, BuildArgs: args,
+		Dockerfile: m.Spec.DockerfilePath, BuildArgs: args,
 		Remove: true, ForceRemove: true, NetworkMode: "host", AuthConfigs: auths,
 	})
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: %s", c.Image, daemon.FirstLine(err))
 	}
 	defer res.Body.Close()
-	tail := &outputTail{}
-	if err := jsonmessage.DisplayJSONMessagesStream(res.Body, io.MultiWriter(progress, tail), 0, false, nil); err != nil {
+	id, err := buildOutput(ctx, res.Body, progress)
+	if err != nil {
 		if ctx.Err() != nil {
 			return Built{}, ctx.Err()
 		}
 		if _, inspectErr := cli.ImageInspect(ctx, c.GoImage); inspectErr != nil {
-			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): log in to its registry (docker login), pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, daemon.FirstLine(err))
+			return Built{}, fmt.Errorf("build image %s: the builder image %s is not in the local Docker and could not be pulled (%s): log in to its registry (docker login), pull it where a registry is reachable, or set SLIMAGE_GO_IMAGE to an image the daemon has", c.Image, c.GoImage, err)
 		}
-		return Built{}, fmt.Errorf("build image %s: %s (it said: %s) (Dockerfile: %s)", c.Image, daemon.FirstLine(err), lastOutput(tail), human.Path(m.Dockerfile))
+		return Built{}, fmt.Errorf("build image %s: %w (Dockerfile: %s)", c.Image, err, human.Path(m.Dockerfile))
 	}
-	inspect, err := cli.ImageInspect(ctx, c.Image)
+	inspect, err := cli.ImageInspect(ctx, id)
 	if err != nil {
 		return Built{}, fmt.Errorf("build image %s: inspect the result: %s", c.Image, daemon.FirstLine(err))
 	}
-	return Built{Ref: c.Image, Platform: c.Platforms[0], ID: inspect.ID, Size: inspect.Size}, nil
+	return Built{Ref: c.Image, Platform: c.Platforms[0], ID: inspect.ID, Size: inspect.Size, loaded: true}, nil
 }
 
 // proxyArgs are the proxy build arguments the Docker CLI would pass: those

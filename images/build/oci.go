@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -27,8 +28,11 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/provenance"
+	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
-	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // defaultPath is the PATH Docker's builder gives a FROM scratch image; the
@@ -198,14 +202,135 @@ func (pi OCIPlatformImage) forLoad() v1.Image {
 	return pi.Image
 }
 
-// BuildOCIIndex stages a context per platform, assembles each image and an
-// OCI image index over them.
+// BuildOCIIndex stages a context per platform, puts them in place, and
+// assembles each image and an OCI image index over them: the OCI builder's
+// first steps, for tests and benchmarks.
 func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
-	contexts, err := stage.WriteAll(ctx, c)
+	u := outdir.NewUpdate(c.Dist)
+	defer u.Discard()
+	contexts, err := stage.WriteAll(ctx, c, u)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := u.Commit(); err != nil {
+		return nil, nil, err
+	}
+	for _, sc := range contexts {
+		sc.Dir = sc.Final
+	}
 	return assembleIndex(c, contexts)
+}
+
+// ociResult is what the OCI builder's steps hand forward.
+type ociResult struct {
+	dir       string // dist/oci
+	idx       v1.ImageIndex
+	imgs      []OCIPlatformImage
+	unchanged bool // the layout in place holds these images (and, once attested, these referrers)
+	refs      []referrer
+	digest    v1.Hash // the index's
+}
+
+// assembleImages is the step that makes each platform's image and their
+// index from the staged contexts, unless the layout in place holds them.
+func assembleImages(ctx context.Context, r *imageRun) (err error) {
+	o := r.oci
+	if o.idx, o.imgs, o.unchanged = reuseLayout(o.dir, r.c, r.contexts); !o.unchanged {
+		o.idx, o.imgs, err = assembleIndex(r.c, r.contexts)
+	}
+	return err
+}
+
+// loadIntoDocker is the step that gives Docker each platform's image,
+// without its tag (the commit tags it), unless its tag names it already.
+func loadIntoDocker(ctx context.Context, r *imageRun) error {
+	if r.cli == nil {
+		return nil // no engine: the layout is still written and pushed
+	}
+	for i, t := range r.tags {
+		img := r.oci.imgs[i].forLoad()
+		id, err := img.ConfigName()
+		if err != nil {
+			return err
+		}
+		b := Built{Ref: t.Ref, Platform: t.Platform, ID: id.String()}
+		if prev, err := r.cli.ImageInspect(ctx, t.Ref); err == nil && prev.ID == b.ID {
+			b.Unchanged, b.Size = true, prev.Size
+			r.built = append(r.built, b)
+			continue
+		}
+		got, err := r.cli.ImageInspect(ctx, b.ID)
+		if err != nil || got.ID != b.ID { // not in Docker yet, under any name
+			if err := LoadIntoDocker(ctx, r.cli, img, ""); err != nil {
+				return fmt.Errorf("load %s: %w", t.Ref, err)
+			}
+			b.loaded = true
+			if got, err = r.cli.ImageInspect(ctx, b.ID); err != nil {
+				return fmt.Errorf("load %s: Docker does not show image %s after loading it: %s", t.Ref, shortID(b.ID), daemon.FirstLine(err))
+			}
+		}
+		b.Size = got.Size
+		r.built = append(r.built, b)
+	}
+	return nil
+}
+
+// attest is the step that makes each platform's SBOM and provenance and
+// the referrers that attach them to its manifest.
+func attest(ctx context.Context, r *imageRun) error {
+	o := r.oci
+	for i, pi := range o.imgs {
+		subject, err := partial.Descriptor(pi.Image)
+		if err != nil {
+			return err
+		}
+		docs, err := attestationDocs(r.c, pi.Platform, pi.Context, provenance.Artifact{Name: r.tags[i].Ref, SHA256: subject.Digest.Hex})
+		if err != nil {
+			return err
+		}
+		r.attestations = append(r.attestations, Attestation{Platform: pi.Platform, docs: docs})
+		about := v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}
+		for _, d := range []struct {
+			kind, artifactType string
+			doc                []byte
+		}{{"sbom", sbom.MediaType, docs.sbom}, {"provenance", provenance.MediaType, docs.provenance}} {
+			ref, err := newReferrer(d.kind, d.artifactType, d.doc, about)
+			if err != nil {
+				return err
+			}
+			o.refs = append(o.refs, ref)
+		}
+	}
+	return nil
+}
+
+// writeOCILayout is the step that writes the run's dist/oci, unless the
+// layout in place holds this index and these referrers.
+func writeOCILayout(ctx context.Context, r *imageRun) (err error) {
+	o := r.oci
+	if !o.unchanged || !sameReferrers(o.dir, o.refs) {
+		o.unchanged = false
+		dir, err := r.u.Dir(config.OCIFolder)
+		if err != nil {
+			return fmt.Errorf("write OCI layout: %w", r.u.Explain(err))
+		}
+		if err := WriteLayout(o.idx, dir, refTag(r.c.Image), o.refs...); err != nil {
+			return fmt.Errorf("write OCI layout %s: %w", human.Path(o.dir), r.u.Explain(err))
+		}
+	}
+	o.digest, err = o.idx.Digest()
+	return err
+}
+
+// pushIndex is the step that pushes the index, its images and their
+// referrers to SLIMAGE_PUSH.
+func pushIndex(ctx context.Context, r *imageRun) error {
+	o := r.oci
+	if _, err := Push(ctx, o.idx, r.c.Push); err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "push %s@%s\n", r.c.Push, o.digest)
+	return pushReferrers(ctx, r.c.Push, o.refs, r.out)
 }
 
 func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {
@@ -310,24 +435,22 @@ func LayoutIndex(dir string) (v1.ImageIndex, error) {
 	return nil, fmt.Errorf("read OCI layout %s: its index.json lists no image index: delete the folder, the next mage image writes it again", dir)
 }
 
-// WriteLayout writes an OCI image layout at dir whose index.json lists idx
-// (named tag by its org.opencontainers.image.ref.name) and the referrers,
-// replacing what was there only once the new layout is complete.
+// WriteLayout writes an OCI image layout into dir (missing or empty)
+// whose index.json lists idx (named tag by its
+// org.opencontainers.image.ref.name) and the referrers.
 func WriteLayout(idx v1.ImageIndex, dir, tag string, refs ...referrer) error {
-	return atomicfile.ReplaceDir(dir, func(tmp string) error {
-		p, err := layout.Write(tmp, empty.Index)
-		if err != nil {
-			return err
-		}
-		var opts []layout.Option
-		if tag != "" {
-			opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
-		}
-		if err := p.AppendIndex(idx, opts...); err != nil {
-			return err
-		}
-		return addReferrers(tmp, refs)
-	})
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	var opts []layout.Option
+	if tag != "" {
+		opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
+	}
+	if err := p.AppendIndex(idx, opts...); err != nil {
+		return err
+	}
+	return addReferrers(dir, refs)
 }
 
 // PlatformTag is the local Docker tag of platform p of an OCI build: the
@@ -339,15 +462,27 @@ func PlatformTag(ref string, p config.Platform, host string) string {
 	return ref + "-" + p.DistDir()
 }
 
-// LoadIntoDocker loads img into the daemon as tag (docker load's format,
-// streamed), so verify can run it.
+// LoadIntoDocker loads img into the daemon (docker load's format,
+// streamed), as tag, or with no tag for "" (it is then known by its ID).
 func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag string) error {
-	t, err := name.NewTag(tag)
-	if err != nil {
-		return fmt.Errorf("load %s: %w", tag, err)
+	var ref name.Reference
+	if tag != "" {
+		t, err := name.NewTag(tag)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", tag, err)
+		}
+		ref = t
+	} else {
+		// A digest reference writes no RepoTags: Docker loads the image
+		// by its ID alone.
+		d, err := img.Digest()
+		if err != nil {
+			return err
+		}
+		ref, _ = name.NewDigest("slimage.invalid/untagged@" + d.String())
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(tarball.Write(t, img, pw)) }()
+	go func() { pw.CloseWithError(tarball.Write(ref, img, pw)) }()
 	defer pr.Close()
 	res, err := cli.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
 	if err == nil {
@@ -360,7 +495,7 @@ func LoadIntoDocker(ctx context.Context, cli *client.Client, img v1.Image, tag s
 		return ctx.Err()
 	}
 	if err != nil {
-		return fmt.Errorf("load %s into Docker: %s", tag, daemon.FirstLine(err))
+		return fmt.Errorf("load into Docker: %s", daemon.FirstLine(err))
 	}
 	return nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/internal/atomicfile"
 )
 
 // source is the probe's main package and the report package it shares
@@ -63,27 +62,43 @@ func Build(ctx context.Context, p config.Platform) (string, error) {
 }
 
 // writeProbeModule writes the probe's module; its folder is named after the
-// source's hash, so replacing it (say, by a concurrent run) changes nothing.
-// The module takes the engine's path, so the probe's import of its report
-// package reads the same here and in the engine; it requires nothing.
+// source's hash, so a folder already there (a concurrent run's) holds the
+// same files. The module takes the engine's path, so the probe's import of
+// its report package reads the same here and in the engine; it requires
+// nothing.
 func writeProbeModule(dir string) error {
-	return atomicfile.ReplaceDir(dir, func(tmp string) error {
-		if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module github.com/slimage/slimage/images\n\ngo 1.22\n"), 0o644); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "go.mod"), []byte("module github.com/slimage/slimage/images\n\ngo 1.22\n"), 0o644); err != nil {
+		return err
+	}
+	for _, f := range files {
+		data, err := source.ReadFile(strings.TrimPrefix(f, "probe/"))
+		if err != nil {
 			return err
 		}
-		for _, f := range files {
-			data, err := source.ReadFile(strings.TrimPrefix(f, "probe/"))
-			if err != nil {
-				return err
-			}
-			dst := filepath.Join(tmp, filepath.FromSlash(f))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(dst, data, 0o644); err != nil {
-				return err
-			}
+		dst := filepath.Join(tmp, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
 		}
-		return nil
-	})
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, "go.mod")); statErr == nil {
+			return nil // written by another run meanwhile
+		}
+		return err
+	}
+	return nil
 }

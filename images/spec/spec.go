@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+
+	"github.com/slimage/slimage/config"
 )
 
 // Spec is what the Dockerfile says, as a plain value: rendering it needs no
@@ -38,15 +40,13 @@ type Spec struct {
 // makes Go read it, as it would only from GOROOT otherwise.
 const ZoneInfoZip = "/usr/local/go/lib/time/zoneinfo.zip"
 
-// AppDir is where the binary (and the slimage-data/ folder) lives in the image.
-const AppDir = "/app"
 
 // BinaryPath is the executable's path in the image.
-func (s Spec) BinaryPath() string { return path.Join(AppDir, s.Binary) }
+func (s Spec) BinaryPath() string { return path.Join(config.AppDir, s.Binary) }
 
 // WorkDir is the service's working directory: beside the binary, so a
 // config file copied there is found by a relative path, as in the recipe.
-func (s Spec) WorkDir() string { return AppDir }
+func (s Spec) WorkDir() string { return config.AppDir }
 
 // Env is the image's environment beyond Docker's PATH: TZ for the zone,
 // ZONEINFO for every zone. Both builders and both Dockerfiles use it.

@@ -6,16 +6,12 @@ package stage
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -24,58 +20,78 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/images/spec"
-	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/outdir"
+	"github.com/slimage/slimage/internal/trust"
+	"github.com/slimage/slimage/internal/userfile"
 	"github.com/slimage/slimage/internal/zoneinfo"
 )
-
-// DataDir is the conventional folder, at the module root, whose contents
-// are copied beside the binary (AppDir) with no configuration.
-const DataDir = "slimage-data"
 
 // Context is a Docker build context on disk: the Dockerfile and
 // exactly the files it copies.
 type Context struct {
-	Dir        string // dist/image
-	Dockerfile string // dist/image/Dockerfile
+	// Dir is where its files are now: Final, or, for a context this run
+	// staged, a folder of the run's outputs.Update until it commits.
+	Dir        string
+	Final      string // where it is once the run commits: dist/image
+	Dockerfile string // Final's Dockerfile, as the user finds it
 	Spec       spec.Spec
 	BinarySize int64
 	Digest     string // of every file's path, mode and content: see Digest
+	Staged     bool   // this run staged it (else it was Final already, unchanged)
 }
 
 // Dir is where the context for p is staged: <dist>/image for a
 // single-platform build, <dist>/image-<os>_<arch> for each of several.
-func Dir(c *config.Config, p config.Platform) string {
-	if len(c.Platforms) <= 1 {
-		return filepath.Join(c.Dist, "image")
-	}
-	return filepath.Join(c.Dist, "image-"+p.DistDir())
-}
+func Dir(c *config.Config, p config.Platform) string { return c.ContextDir(p) }
 
-// Write writes the build context for the binary the build step made for p
-// into Dir. Everything is checked and written into a temp folder
-// first, which replaces the old context only when complete: a bad input
-// leaves the previous context as it was.
+// Write stages the context for p and puts it in place at once: for tests
+// and tools that stage a context outside an image run.
 func Write(ctx context.Context, c *config.Config, p config.Platform) (*Context, error) {
+	u := outdir.NewUpdate(c.Dist)
+	defer u.Discard()
 	in, err := readStageInputs(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return in.stage(ctx, c, p)
+	sc, err := in.stage(ctx, c, p, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := u.Commit(); err != nil {
+		return nil, fmt.Errorf("stage image: %w", err)
+	}
+	sc.Dir = sc.Final
+	return sc, nil
 }
 
-// WriteAll stages a context for every platform of c; what they share (CA
-// bundle, zone, run-time files, labels) is read and checked once.
-func WriteAll(ctx context.Context, c *config.Config) ([]*Context, error) {
+// WriteAll stages a context for every platform of c as part of u, the
+// image run's update of the output folder; what they share (CA bundle,
+// zone, run-time files, labels) is read and checked once. A context whose
+// inputs did not change since it was staged is not staged again. The
+// contexts of platforms this run does not build (an earlier run's) are
+// removed when u commits.
+func WriteAll(ctx context.Context, c *config.Config, u *outdir.Update) ([]*Context, error) {
 	in, err := readStageInputs(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	contexts := make([]*Context, len(c.Platforms))
+	keep := map[string]bool{}
 	for i, p := range c.Platforms {
-		if contexts[i], err = in.stage(ctx, c, p); err != nil {
+		if contexts[i], err = in.stage(ctx, c, p, u); err != nil {
 			return nil, err
+		}
+		keep[filepath.Base(contexts[i].Final)] = true
+	}
+	entries, _ := os.ReadDir(c.Dist)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() && (name == "image" || strings.HasPrefix(name, "image-")) && !keep[name] && outdir.Owned(filepath.Join(c.Dist, name)) {
+			if err := u.Remove(name); err != nil {
+				return nil, err
+			}
+			u.RemoveFile(stagedRecordName(name))
 		}
 	}
 	return contexts, nil
@@ -86,16 +102,25 @@ type stageInputs struct {
 	bundle, zone []byte
 	zones        map[string][]byte // SLIMAGE_ZONES, by name
 	zoneinfoZip  []byte            // SLIMAGE_ZONES=all
-	files        []RuntimeFile
+	files        []runtimeFile
 	labels       map[string]string
+}
+
+// runtimeFile is a run-time file as read: once, so that what is hashed is
+// what is copied.
+type runtimeFile struct {
+	config.RuntimeFile
+	data []byte
+	mode fs.FileMode
 }
 
 func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error) {
 	in := &stageInputs{labels: Labels(c)}
-	var err error
-	if in.bundle, err = caBundle(c.CABundle, c.ExtraCA); err != nil {
+	b, err := trust.Read(ctx, c.Trust(), time.Now())
+	if err != nil {
 		return nil, err
 	}
+	in.bundle = b.PEM
 	if c.TZ != "" {
 		if in.zone, err = zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_TZ %w", err)
@@ -114,14 +139,30 @@ func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error
 			}
 		}
 	}
-	if in.files, err = RuntimeFiles(c); err != nil {
+	files, err := c.RuntimeFiles()
+	if err != nil {
 		return nil, err
+	}
+	for _, f := range files {
+		data, err := userfile.Read(ctx, f.Abs)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stage image: run-time file %s: %v", f.Src, err)
+		}
+		mode := fs.FileMode(0o644)
+		if fi, err := os.Stat(f.Abs); err == nil && fi.Mode()&0o111 != 0 {
+			mode = 0o755
+		}
+		in.files = append(in.files, runtimeFile{RuntimeFile: f, data: data, mode: mode})
 	}
 	return in, nil
 }
 
-// stage writes p's context: the shared inputs plus p's binary.
-func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform) (*Context, error) {
+// stage writes p's context (the shared inputs plus p's binary) into a
+// folder of u, unless the context in place was made of the same inputs.
+func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform, u *outdir.Update) (*Context, error) {
 	binary := gobuild.OutputPath(c, p)
 	bi, err := os.Stat(binary)
 	if err != nil {
@@ -137,9 +178,6 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	sort.Strings(sp.Zones)
 	for _, f := range in.files {
 		sp.Files = append(sp.Files, f.Src+" -> "+f.Dst)
-		if f.Dst == sp.BinaryPath() {
-			return nil, fmt.Errorf("stage image: run-time file %s would replace the binary at %s: pick another destination", f.Src, f.Dst)
-		}
 	}
 	dockerfile, err := spec.RenderDockerfile(sp)
 	if err != nil {
@@ -147,55 +185,61 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	}
 
 	final := Dir(c, p)
+	sc := &Context{Dir: final, Final: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size()}
 	inputs := in.digest(dockerfile, binary, bi)
 	if rec, ok := readStagedRecord(final); ok && rec.Inputs == inputs {
 		if tree, err := treeStamp(final); err == nil && tree == rec.Tree {
 			// Nothing that makes the context changed, nor the context:
 			// no rewriting, no hashing.
-			return &Context{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size(), Digest: rec.Digest}, nil
+			sc.Digest = rec.Digest
+			return sc, nil
 		}
 	}
-	err = atomicfile.ReplaceDir(final, func(tmp string) error {
-		w := stager{root: tmp}
-		w.file("Dockerfile", dockerfile, 0o644)
-		w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
-		w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
-		w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
-		w.dir("rootfs"+spec.AppDir, 0o755) // so WORKDIR, before the binary, adds no layer
-		w.file("rootfs/etc/ssl/certs/ca-certificates.crt", in.bundle, 0o644)
-		if in.zone != nil {
-			w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)
-			w.file("rootfs/etc/localtime", in.zone, 0o644)
-		}
-		for z, data := range in.zones {
-			w.file("rootfs/usr/share/zoneinfo/"+z, data, 0o644)
-		}
-		if in.zoneinfoZip != nil {
-			w.file("rootfs"+spec.ZoneInfoZip, in.zoneinfoZip, 0o644)
-		}
-		for _, f := range in.files {
-			w.copy(f.Abs, "files"+f.Dst)
-		}
-		w.link(binary, "bin/"+sp.Binary)
-		if w.err != nil {
-			return w.err
-		}
-		return ctx.Err()
-	})
+	dir, err := u.Dir(filepath.Base(final))
+	if err != nil {
+		return nil, fmt.Errorf("stage image: %w", u.Explain(err))
+	}
+	w := stager{root: dir}
+	w.file("Dockerfile", dockerfile, 0o644)
+	w.file("rootfs/etc/passwd", []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"), 0o644)
+	w.file("rootfs/etc/group", []byte("root:x:0:\nnonroot:x:65532:\n"), 0o644)
+	w.dir("rootfs/tmp", 0o777|fs.ModeSticky)
+	w.dir("rootfs"+config.AppDir, 0o755) // so WORKDIR, before the binary, adds no layer
+	w.file("rootfs/etc/ssl/certs/ca-certificates.crt", in.bundle, 0o644)
+	if in.zone != nil {
+		w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)
+		w.file("rootfs/etc/localtime", in.zone, 0o644)
+	}
+	for z, data := range in.zones {
+		w.file("rootfs/usr/share/zoneinfo/"+z, data, 0o644)
+	}
+	if in.zoneinfoZip != nil {
+		w.file("rootfs"+spec.ZoneInfoZip, in.zoneinfoZip, 0o644)
+	}
+	for _, f := range in.files {
+		w.file("files"+f.Dst, f.data, f.mode)
+	}
+	w.link(binary, "bin/"+sp.Binary)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	if err != nil {
-		return nil, fmt.Errorf("stage image: %w", err)
+	if w.err != nil {
+		return nil, fmt.Errorf("stage image: %w", u.Explain(w.err))
 	}
-	digest, err := Digest(final)
-	if err != nil {
-		return nil, fmt.Errorf("stage image: %w", err)
+	if sc.Digest, err = Digest(dir); err != nil {
+		return nil, fmt.Errorf("stage image: %w", u.Explain(err))
 	}
-	if tree, err := treeStamp(final); err == nil {
-		writeStagedRecord(final, stagedRecord{Inputs: inputs, Tree: tree, Digest: digest})
+	sc.Dir, sc.Staged = dir, true
+	// The record goes in place with the context: a stamp of the files as
+	// written (renaming the folder changes none of them).
+	if tree, err := treeStamp(dir); err == nil {
+		if data, err := json.Marshal(stagedRecord{Inputs: inputs, Tree: tree, Digest: sc.Digest}); err == nil {
+			if rec, err := u.File(stagedRecordName(filepath.Base(final))); err == nil {
+				_ = os.WriteFile(rec, data, 0o644) // a missing record only costs a restaging
+			}
+		}
 	}
-	return &Context{Dir: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size(), Digest: digest}, nil
+	return sc, nil
 }
 
 // stagedRecord is what the last staging of a context left beside it: the
@@ -204,20 +248,13 @@ type stagedRecord struct {
 	Inputs, Tree, Digest string
 }
 
-func stagedRecordPath(dir string) string {
-	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".staged.json")
-}
+// stagedRecordName is the record's name beside the context name.
+func stagedRecordName(name string) string { return "." + name + ".staged.json" }
 
 func readStagedRecord(dir string) (stagedRecord, bool) {
 	var rec stagedRecord
-	data, err := os.ReadFile(stagedRecordPath(dir))
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(dir), stagedRecordName(filepath.Base(dir))))
 	return rec, err == nil && json.Unmarshal(data, &rec) == nil
-}
-
-func writeStagedRecord(dir string, rec stagedRecord) {
-	if data, err := json.Marshal(rec); err == nil {
-		_ = atomicfile.Write(stagedRecordPath(dir), data, 0o644) // a missing record only costs a restaging
-	}
 }
 
 // digest hashes everything a context is made of: the Dockerfile, the
@@ -240,8 +277,7 @@ func (in *stageInputs) digest(dockerfile []byte, binary string, bi fs.FileInfo) 
 	}
 	put("zoneinfo.zip", in.zoneinfoZip)
 	for _, f := range in.files {
-		data, _ := os.ReadFile(f.Abs)
-		put("file "+f.Src+" "+f.Dst, data)
+		put(fmt.Sprintf("file %s %s %v", f.Src, f.Dst, f.mode), f.data)
 	}
 	fmt.Fprintf(h, "binary %s %d %d\n", binary, bi.Size(), bi.ModTime().UnixNano())
 	return hex.EncodeToString(h.Sum(nil))
@@ -363,159 +399,26 @@ func (s *stager) copy(src, rel string) {
 	s.file(rel, data, mode)
 }
 
-// caBundle reads the image's CA bundle: SLIMAGE_CA_BUNDLE, or the host's
-// found the way Go finds it (SSL_CERT_FILE, else the first existing file of
-// report.CertFiles), with each SLIMAGE_EXTRA_CA file appended.
-func caBundle(explicit string, extra []string) ([]byte, error) {
-	var candidates []string
-	setting := "SLIMAGE_CA_BUNDLE"
-	switch {
-	case explicit != "":
-		candidates = []string{explicit}
-	case os.Getenv("SSL_CERT_FILE") != "":
-		candidates, setting = []string{os.Getenv("SSL_CERT_FILE")}, "SSL_CERT_FILE"
-	default:
-		candidates, setting = report.CertFiles, ""
-	}
-	var bundle []byte
-	var from string
-	for _, p := range candidates {
-		data, err := os.ReadFile(p)
-		if err == nil {
-			bundle, from = data, p
-			break
-		}
-		if setting != "" {
-			return nil, fmt.Errorf("stage image: %s %s: %v: point it at a PEM CA bundle", setting, p, errors.Unwrap(err))
-		}
-	}
-	if bundle == nil {
-		return nil, fmt.Errorf("stage image: no CA bundle found (looked at %s): install your distribution's ca-certificates, or set SLIMAGE_CA_BUNDLE to a PEM bundle", strings.Join(candidates, ", "))
-	}
-	if n := countCerts(bundle); n == 0 {
-		return nil, fmt.Errorf("stage image: CA bundle %s holds no PEM certificate: set SLIMAGE_CA_BUNDLE to a PEM bundle", from)
-	}
-	more, err := extraCerts(extra)
-	if err != nil {
-		return nil, err
-	}
-	return appendPEM(bundle, more), nil
-}
-
-// appendPEM appends PEM text to a bundle, on a line of its own.
-func appendPEM(bundle, more []byte) []byte {
-	if len(more) > 0 && len(bundle) > 0 && bundle[len(bundle)-1] != '\n' {
-		bundle = append(bundle, '\n')
-	}
-	return append(bundle, more...)
-}
-
-// extraCerts reads and checks the SLIMAGE_EXTRA_CA files, one after another.
-func extraCerts(extra []string) ([]byte, error) {
-	var certs []byte
-	for _, p := range extra {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give readable PEM files, ':'-separated", p, errors.Unwrap(err))
-		}
-		if err := checkPEMCerts(data); err != nil {
-			return nil, fmt.Errorf("stage image: SLIMAGE_EXTRA_CA %s: %v: give PEM-encoded CA certificates (-----BEGIN CERTIFICATE-----)", p, err)
-		}
-		certs = appendPEM(certs, data)
-	}
-	return certs, nil
-}
-
 // MultistageTrust is what the settings give the multistage image's CA
 // bundle, which otherwise is the builder image's: with SLIMAGE_CA_BUNDLE
 // the whole bundle (its extra certificates appended), replacing the
 // builder's; with SLIMAGE_EXTRA_CA alone, the certificates to append to the
 // builder's; nil when neither is set.
-func MultistageTrust(c *config.Config) (certs []byte, replaces bool, err error) {
+func MultistageTrust(ctx context.Context, c *config.Config) (certs []byte, replaces bool, err error) {
+	var b *trust.Bundle
 	switch {
 	case c.CABundle != "":
-		certs, err = caBundle(c.CABundle, c.ExtraCA)
-		return certs, true, err
+		b, err = trust.Read(ctx, c.Trust(), time.Now())
+		replaces = true
 	case len(c.ExtraCA) > 0:
-		certs, err = extraCerts(c.ExtraCA)
-		return certs, false, err
+		b, err = trust.ReadExtra(ctx, c.Trust(), time.Now())
+	default:
+		return nil, false, nil
 	}
-	return nil, false, nil
-}
-
-func countCerts(data []byte) int {
-	n := 0
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return n
-		}
-		if b.Type == "CERTIFICATE" {
-			n++
-		}
+	if err != nil {
+		return nil, false, err
 	}
-}
-
-// checkPEMCerts accepts only PEM CERTIFICATE blocks that parse as X.509.
-func checkPEMCerts(data []byte) error {
-	n := 0
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return fmt.Errorf("holds a %s block, not a certificate", b.Type)
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("certificate %d does not parse: %v", n+1, err)
-		}
-		n++
-	}
-	if n == 0 {
-		return errors.New("no PEM certificate in it")
-	}
-	return nil
-}
-
-// RuntimeFile is one file copied into the image: its source as the user
-// named it, its absolute path, and its destination in the image.
-type RuntimeFile struct{ Src, Abs, Dst string }
-
-// RuntimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files,
-// checking each source exists.
-func RuntimeFiles(c *config.Config) ([]RuntimeFile, error) {
-	var out []RuntimeFile
-	for _, f := range c.Files {
-		src, dst, _ := strings.Cut(f, ":")
-		abs := src
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(c.Dir, src)
-		}
-		fi, err := os.Stat(abs)
-		if err != nil {
-			return nil, fmt.Errorf("stage image: SLIMAGE_FILES source %s (%s) does not exist: fix the path, relative to %s", src, abs, c.Dir)
-		}
-		if fi.IsDir() {
-			return nil, fmt.Errorf("stage image: SLIMAGE_FILES source %s is a folder: list its files, or put them in %s/", src, DataDir)
-		}
-		out = append(out, RuntimeFile{Src: src, Abs: abs, Dst: path.Clean(dst)})
-	}
-	data := filepath.Join(c.Dir, DataDir)
-	err := filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(data, p)
-		out = append(out, RuntimeFile{Src: filepath.ToSlash(filepath.Join(DataDir, rel)), Abs: p, Dst: path.Join(spec.AppDir, filepath.ToSlash(rel))})
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("stage image: read %s: %w", data, err)
-	}
-	return out, nil
+	return b.PEM, replaces, nil
 }
 
 // Labels are the OCI annotations, from the module and the git facts config

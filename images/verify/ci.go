@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/cireport"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // Run is one image verified (or not: Err says why no checks ran), as the
@@ -19,13 +21,16 @@ type Run struct {
 }
 
 // JUnitPath is where WriteCIReports puts the JUnit XML file.
-func JUnitPath(dist string) string { return filepath.Join(dist, "verify", "junit.xml") }
+func JUnitPath(dist string) string { return filepath.Join(dist, config.VerifyFolder, "junit.xml") }
 
 // WriteCIReports writes what CI systems read of a verify: the JUnit XML
 // file, one test suite per image and platform, one test case per check;
 // under GitHub Actions also a Markdown summary appended to the job summary
 // and one ::error annotation per failed check, written to out.
 func WriteCIReports(dist string, runs []Run, out io.Writer) error {
+	if err := outdir.Ensure(dist, filepath.Dir(JUnitPath(dist))); err != nil {
+		return fmt.Errorf("write the CI reports: %w", err)
+	}
 	var suites []cireport.Suite
 	for _, r := range runs {
 		s := cireport.Suite{Name: "verify " + r.Image + " " + r.Platform}

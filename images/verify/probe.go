@@ -37,7 +37,7 @@ func (r *run) execProbe(ctx context.Context, network string, timeout time.Durati
 	defer r.s.wg.Done()
 	created, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{Image: r.ref, Entrypoint: []string{probePath}, Cmd: args,
-			Labels: map[string]string{SessionLabel: r.s.id, OwnerLabel: r.s.owner}},
+			Labels: r.s.labels()},
 		HostConfig: hc,
 	})
 	if err != nil {

@@ -36,16 +36,17 @@ const OwnerLabel = "com.github.slimage.verify.owner"
 type session struct {
 	id     string
 	owner  string
+	extra  map[string]string // SLIMAGE_VERIFY_LABELS
 	cli    *client.Client
 	logger tclog.Logger
 	wg     sync.WaitGroup // calls that may be creating a container
 }
 
-func newSession(cli *client.Client, progress io.Writer) *session {
+func newSession(cli *client.Client, extra map[string]string, progress io.Writer) *session {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
-	s := &session{id: hex.EncodeToString(b), owner: host + "/" + strconv.Itoa(os.Getpid()), cli: cli, logger: tclog.NewNoopLogger()}
+	s := &session{id: hex.EncodeToString(b), owner: host + "/" + strconv.Itoa(os.Getpid()), extra: extra, cli: cli, logger: tclog.NewNoopLogger()}
 	if progress != io.Discard {
 		s.logger = stdlog.New(progress, "", stdlog.LstdFlags)
 	}
@@ -63,12 +64,23 @@ func (s *session) run(ctx context.Context, ref string, opts ...testcontainers.Co
 			err = fmt.Errorf("testcontainers: %v", r)
 		}
 	}()
-	opts = append(opts, testcontainers.WithLabels(map[string]string{SessionLabel: s.id, OwnerLabel: s.owner}), testcontainers.WithLogger(s.logger))
+	opts = append(opts, testcontainers.WithLabels(s.labels()), testcontainers.WithLogger(s.logger))
 	ctr, err = testcontainers.Run(ctx, ref, opts...)
 	if err != nil && strings.Contains(err.Error(), "reaper") {
 		err = fmt.Errorf("%w: testcontainers' reaper (Ryuk) could not start; slimage removes its own containers, so set TESTCONTAINERS_RYUK_DISABLED=true", err)
 	}
 	return ctr, err
+}
+
+// labels are the labels of every container of the session: the user's,
+// then the session's own.
+func (s *session) labels() map[string]string {
+	l := map[string]string{}
+	for k, v := range s.extra {
+		l[k] = v
+	}
+	l[SessionLabel], l[OwnerLabel] = s.id, s.owner
+	return l
 }
 
 // close removes every container of the session once no call is still

@@ -28,6 +28,7 @@ import (
 	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // Check is one row of the verify table (the probe's report package holds
@@ -124,7 +125,7 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 		}
 		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, r.p, err)
 	}
-	r.s = newSession(cli, progress)
+	r.s = newSession(cli, c.VerifyLabels, progress)
 	// The "Connected to docker" banner goes through testcontainers' default
 	// logger, not the per-container one.
 	defer tclog.SetDefault(tclog.Default())
@@ -149,7 +150,10 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 			failed++
 		}
 	}
-	path := filepath.Join(c.Dist, "verify", r.p.DistDir()+".json")
+	path := filepath.Join(c.Output(config.VerifyFolder), r.p.DistDir()+".json")
+	if err := outdir.Ensure(c.Dist, filepath.Dir(path)); err != nil {
+		return rep, fmt.Errorf("verify %s %s: %w", ref, r.p, err)
+	}
 	if err := writeJSON(path, rep); err != nil {
 		return rep, fmt.Errorf("verify %s %s: write %s: %w", ref, r.p, path, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/slimage/slimage/images/cireport"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // DefaultDB is the Go vulnerability database.
@@ -133,6 +134,9 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 	if db == "" {
 		db = DefaultDB
 	}
+	if err := outdir.Ensure(c.Dist, filepath.Dir(JUnitPath(c.Dist))); err != nil {
+		return fmt.Errorf("vulncheck: %w", err)
+	}
 	var blocking []string
 	var suites []cireport.Suite
 	var md strings.Builder
@@ -157,7 +161,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "vuln %s  %s  %s@%s  %s  %s%s\n", p, f.ID, f.Module, f.Version, f.fixedText(), f.Symbol, note)
 		}
-		path := filepath.Join(c.Dist, "vuln", p.DistDir()+".json")
+		path := filepath.Join(c.Output(config.VulnFolder), p.DistDir()+".json")
 		data, err := json.MarshalIndent(Report{Platform: p.String(), Binary: filepath.Base(bin), DB: db, Findings: nonNil(findings)}, "", "  ")
 		if err != nil {
 			return err
@@ -193,7 +197,7 @@ func nonNil(f []Finding) []Finding {
 }
 
 // JUnitPath is where Check puts its JUnit XML file.
-func JUnitPath(dist string) string { return filepath.Join(dist, "vuln", "junit.xml") }
+func JUnitPath(dist string) string { return filepath.Join(dist, config.VulnFolder, "junit.xml") }
 
 // ciSuite is one platform's findings as test cases (a finding not allowed
 // fails, and is annotated under GitHub Actions), or one passing case.

@@ -37,6 +37,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/atomicfile"
+	"github.com/slimage/slimage/internal/childproc"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/progress"
@@ -436,15 +437,30 @@ func buildError(src Source, env gotool.Env, err error) error {
 
 var toolchainDownload = regexp.MustCompile(`^download go\d`)
 
+// RunOptions are how a step runs, beyond its configuration.
+type RunOptions struct {
+	Verbose bool // mage -v: the engine prints its progress and the daemon's output
+	// Hold is a file the engine keeps open while it runs: the output
+	// folder's lock (distlock.Lock.File), so that the lock outlasts a
+	// front that was killed while its engine still cleans up.
+	Hold *os.File
+}
+
+// CleanupDelay is how long the engine has, after an interrupt, to remove
+// its containers and half-written folders before it is killed.
+const CleanupDelay = 60 * time.Second
+
 // Run runs one engine step (image, verify, verify-image <ref>) with c as
 // its configuration, the caller's environment and standard streams. A
 // cancelled ctx (Ctrl-C in mage) reaches the engine as an interrupt, and
-// Run waits for it to remove its containers and half-written folders. A
-// failed step returns the engine's own one-line cause, which the engine
-// prints as its last line on stderr after config.EngineErrorPrefix; that line is not
-// passed on, since mage prints the error itself.
-func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args ...string) error {
-	doc, err := config.MarshalDocument(c, e.Version, verbose)
+// Run waits for it to remove its containers and half-written folders; the
+// engine is interrupted as well when this process dies (see package
+// childproc; the engine also watches for it). A failed step returns the
+// engine's own one-line cause, which the engine prints as its last line on
+// stderr after config.EngineErrorPrefix; that line is not passed on, since
+// mage prints the error itself.
+func (e *Engine) Run(ctx context.Context, c *config.Config, opts RunOptions, args ...string) error {
+	doc, err := config.MarshalDocument(c, e.Version, opts.Verbose)
 	if err != nil {
 		return fmt.Errorf("run the slimage engine: %w", err)
 	}
@@ -452,17 +468,17 @@ func (e *Engine) Run(ctx context.Context, c *config.Config, verbose bool, args .
 	cmd := exec.CommandContext(ctx, e.Path, args...)
 	cmd.Env = append(os.Environ(), config.EngineConfigVar+"="+string(doc))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, stderr
-	cmd.Cancel = func() error { return interrupt(cmd.Process) }
-	// The engine's own clean-up (containers, temp folders) gets this long
-	// after an interrupt before it is killed.
-	cmd.WaitDelay = 60 * time.Second
+	if opts.Hold != nil {
+		cmd.ExtraFiles = []*os.File{opts.Hold}
+	}
+	childproc.Stoppable(cmd, CleanupDelay)
 	runErr := cmd.Run()
 	stderr.flush()
 	if stderr.cause != "" {
 		return errors.New(stderr.cause)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && runErr != nil {
-		return ctxErr
+		return fmt.Errorf("%s: interrupted", strings.Join(args, " "))
 	}
 	if runErr != nil {
 		return fmt.Errorf("run the slimage engine %s %s: %v (it gave no cause): run with mage -v to see its output", e.Source, strings.Join(args, " "), runErr)
@@ -499,13 +515,4 @@ func (w *errorLine) flush() {
 	if len(w.buf) > 0 {
 		w.Write([]byte("\n"))
 	}
-}
-
-// interrupt asks the engine to stop as Ctrl-C would; where processes take
-// no interrupt (Windows) it is killed.
-func interrupt(p *os.Process) error {
-	if err := p.Signal(os.Interrupt); err != nil {
-		return p.Kill()
-	}
-	return nil
 }

@@ -11,13 +11,16 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/module"
 
+	"github.com/slimage/slimage/internal/childproc"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/progress"
 )
@@ -43,24 +46,35 @@ type Result struct {
 }
 
 // Run runs the go command. A non-zero exit returns an *ExitError that holds
-// stderr, so callers can classify the failure. Cancelling ctx kills the go
-// command (and, through its process group semantics, its compiler children).
-// With Echo set, the command is printed first.
+// stderr, so callers can classify the failure. With Echo set, the command
+// is printed first.
+//
+// Cancelling ctx interrupts the go command and its compilers as Ctrl-C
+// would, and kills it if it has not ended StopDelay later; when slimage
+// itself dies, the kernel kills it (see childproc). The go command does
+// not delete its work folder when interrupted, so it works in a temp
+// folder of this call's own (GOTMPDIR), deleted when it ends however it
+// ends; one whose slimage was killed is deleted by the next run.
 func Run(ctx context.Context, c Cmd) (Result, error) {
 	if Echo != nil {
 		progress.Print(Echo, "exec: "+c.String())
 	}
+	work, err := workDir()
+	if err != nil {
+		return Result{}, fmt.Errorf("run go %s: make its temp folder: %w: set GOTMPDIR or TMPDIR to a writable folder", strings.Join(c.Args, " "), err)
+	}
+	defer os.RemoveAll(work)
 	cmd := exec.CommandContext(ctx, goCmd(), c.Args...)
 	cmd.Dir = c.Dir
-	cmd.Env = append(os.Environ(), c.Env...)
-	cmd.WaitDelay = 5 * time.Second
+	cmd.Env = append(append(os.Environ(), "GOTMPDIR="+work), c.Env...)
+	childproc.StoppableGroup(cmd, StopDelay)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	lw := &lineWriter{buf: &stderr, fn: c.OnLine}
 	if c.OnLine != nil {
 		cmd.Stderr = lw
 	}
-	err := cmd.Run()
+	err = cmd.Run()
 	lw.flush()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.String()}
 	if err != nil {
@@ -74,6 +88,37 @@ func Run(ctx context.Context, c Cmd) (Result, error) {
 		return res, fmt.Errorf("run go %s: %w: install Go or put it on PATH", strings.Join(c.Args, " "), err)
 	}
 	return res, nil
+}
+
+// StopDelay is how long a go command has to end after an interrupt before
+// it is killed.
+var StopDelay = 10 * time.Second
+
+// workPrefix names the go commands' temp folders: slimage-go-<pid>-…,
+// the pid being the slimage process that made it.
+const workPrefix = "slimage-go-"
+
+var sweep sync.Once
+
+// workDir makes a temp folder for one go command, in GOTMPDIR (the user's)
+// or the system's temp folder. The first call of a process deletes those
+// of slimage processes that are gone.
+func workDir() (string, error) {
+	parent := os.Getenv("GOTMPDIR")
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	sweep.Do(func() {
+		entries, _ := os.ReadDir(parent)
+		for _, e := range entries {
+			rest, ok := strings.CutPrefix(e.Name(), workPrefix)
+			pid, err := strconv.Atoi(strings.SplitN(rest, "-", 2)[0])
+			if ok && err == nil && e.IsDir() && pid != os.Getpid() && !childproc.Alive(pid) {
+				os.RemoveAll(filepath.Join(parent, e.Name()))
+			}
+		}
+	})
+	return os.MkdirTemp(parent, workPrefix+strconv.Itoa(os.Getpid())+"-")
 }
 
 // String is the command as a person would type it, with the environment it

@@ -4,6 +4,8 @@
 package testkit
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
@@ -123,15 +125,36 @@ func GoEnv(t testing.TB, dir string, env []string, args ...string) string {
 	return string(out)
 }
 
+// RunLabel is a label unique to this test process: every container verify
+// starts for its tests carries it (SLIMAGE_VERIFY_LABELS, set by
+// ContainerEnv), and every image the tests build may (sampleConfig), so
+// that a test counts and removes only its own, and two suites can share
+// one daemon.
+const RunLabel = "com.example.slimage-test.run"
+
+// RunID is RunLabel's value for this test process.
+var RunID = func() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
 // ContainerEnv sets, unless the user did, what testcontainers-go needs on
-// this kind of machine; call it from TestMain, before testcontainers reads
-// its configuration (it caches it).
+// this kind of machine, and the run's label; call it from TestMain, before
+// testcontainers reads its configuration (it caches it).
 //   - TESTCONTAINERS_RYUK_DISABLED: the reaper's image cannot be pulled
 //     here; slimage and the tests remove their own containers.
 //   - TESTCONTAINERS_HOST_OVERRIDE: inside a container (/.dockerenv)
 //     testcontainers would reach published ports through the bridge
 //     gateway, a private address; tests keep all traffic on loopback.
+//   - SLIMAGE_VERIFY_LABELS: RunLabel=RunID on every container verify
+//     starts, in the engines the tests run as well.
 func ContainerEnv() {
+	labels := RunLabel + "=" + RunID
+	if v := os.Getenv("SLIMAGE_VERIFY_LABELS"); v != "" {
+		labels = v + "," + labels
+	}
+	os.Setenv("SLIMAGE_VERIFY_LABELS", labels)
 	for k, v := range map[string]string{
 		"TESTCONTAINERS_RYUK_DISABLED": "true",
 		"TESTCONTAINERS_HOST_OVERRIDE": "127.0.0.1",

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/slimage/slimage/config"
 )
@@ -23,19 +24,68 @@ import (
 type Run func(ctx context.Context, doc *config.Document, args []string) error
 
 // Main runs a command: steps names what it runs, for the error a person
-// gets who starts it by hand. An interrupt (Ctrl-C, or the front's context
-// being cancelled) cancels ctx, and the step still removes what it made.
-// A failed step prints its one-line cause as the last line on stderr,
-// after config.EngineErrorPrefix, and exits 1.
+// gets who starts it by hand. An interrupt (Ctrl-C, the front's context
+// being cancelled, or the front dying: see watchParent) cancels ctx, and
+// the step still removes what it made, within CleanupLimit: the engine
+// never outlives its run by more. A failed step prints its one-line cause
+// as the last line on stderr, after config.EngineErrorPrefix, and exits 1.
 func Main(name, steps string, run Run) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-signals:
+		case <-watchParent(ctx):
+		}
+		cancel()
+		// Later signals change nothing: the clean-up is under way, and
+		// bounded.
+		time.AfterFunc(CleanupLimit, func() {
+			fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+name+": interrupted, and its clean-up took longer than "+CleanupLimit.String()+": stopped")
+			os.Exit(1)
+		})
+	}()
 	err := runStep(ctx, name, steps, run, os.Args[1:])
-	stop()
+	cancel()
 	if err == nil {
 		return
 	}
 	fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+strings.ReplaceAll(err.Error(), "\n", "; "))
 	os.Exit(1)
+}
+
+// CleanupLimit is how long a step may take to clean up after an
+// interrupt (its containers, its half-written folders) before the engine
+// exits anyway: less than the front waits for it.
+const CleanupLimit = 45 * time.Second
+
+// watchParent is closed when the process that started the engine ends,
+// seen as the parent process ID changing (the orphan is adopted by init
+// or a subreaper). On Linux the kernel also signals it (the front sets a
+// parent-death signal); this covers the systems that have none.
+func watchParent(ctx context.Context) <-chan struct{} {
+	gone := make(chan struct{})
+	parent := os.Getppid()
+	if parent <= 1 {
+		return gone // started by init, or no parent to watch (Windows)
+	}
+	go func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if os.Getppid() != parent {
+					close(gone)
+					return
+				}
+			}
+		}
+	}()
+	return gone
 }
 
 func runStep(ctx context.Context, name, steps string, run Run, args []string) error {

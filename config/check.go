@@ -1,0 +1,210 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slimage/slimage/internal/trust"
+	"github.com/slimage/slimage/internal/userfile"
+)
+
+// The checks here run in Resolve, before deps: each reads only what a
+// setting names (a stat, a few bytes), so a run that cannot succeed stops
+// before any work, with one line naming the setting and the fix.
+
+// MaxID is the largest uid or gid a container runtime and Kubernetes take
+// (runAsUser is an int64, but the kernel's IDs and Docker's are 31 bits).
+const MaxID = 1<<31 - 1
+
+// checkPorts checks SLIMAGE_PORTS: numbers from 1 to 65535, tcp or udp (the
+// protocols verify can reach; sctp is neither exposed nor proved).
+func (c *Config) checkPorts() error {
+	for i, p := range c.Ports {
+		m := portForm.FindStringSubmatch(p)
+		if m == nil {
+			return fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 1 || n > 65535 {
+			return fmt.Errorf("check SLIMAGE_PORTS: %s is not a port number (1 to 65535)", m[1])
+		}
+		if m[3] == "" {
+			c.Ports[i] = m[1] + "/tcp"
+		} else if m[3] != "tcp" && m[3] != "udp" {
+			return fmt.Errorf("check SLIMAGE_PORTS: %q: slimage exposes and verifies tcp and udp ports, not %s: write %s/tcp or %s/udp", p, m[3], m[1], m[1])
+		}
+	}
+	return nil
+}
+
+// checkUser checks SLIMAGE_USER's uid:gid (nonroot and root are resolved
+// before) against the range a container runtime takes.
+func (c *Config) checkUser() error {
+	uid, gid, ok := strings.Cut(c.User, ":")
+	if !ok || !userForm.MatchString(c.User) {
+		return fmt.Errorf("check SLIMAGE_USER: %q is not nonroot, root or uid:gid: the image has no other users", c.User)
+	}
+	for _, id := range []struct{ name, v string }{{"uid", uid}, {"gid", gid}} {
+		if n, err := strconv.ParseInt(id.v, 10, 64); err != nil || n > MaxID {
+			return fmt.Errorf("check SLIMAGE_USER: %s %s is out of range (0 to %d)", id.name, id.v, MaxID)
+		}
+	}
+	return nil
+}
+
+// vulnID is the form of the Go vulnerability database's IDs, which is what
+// vulncheck reports and SLIMAGE_VULN_ALLOW is compared with.
+var vulnID = regexp.MustCompile(`^GO-\d{4}-\d{4,}$`)
+
+// checkVuln checks SLIMAGE_VULN_DB (https://, or file:// for a local copy;
+// a database read over plain http could be altered on the way) and the
+// IDs of SLIMAGE_VULN_ALLOW.
+func (c *Config) checkVuln() error {
+	if c.VulnDB != "" {
+		scheme, rest, ok := strings.Cut(c.VulnDB, "://")
+		if !ok || (scheme != "https" && scheme != "file") || rest == "" {
+			return fmt.Errorf("check SLIMAGE_VULN_DB: %q is not an https:// or file:// URL: point it at a vulnerability database (a mirror of https://vuln.go.dev, or file:///path/to/a/copy)", c.VulnDB)
+		}
+	}
+	for _, id := range c.VulnAllow {
+		if !vulnID.MatchString(id) {
+			return fmt.Errorf("check SLIMAGE_VULN_ALLOW: %q is not a Go vulnerability ID: list the IDs vulncheck prints, such as GO-2025-1234 (not CVE or GHSA aliases)", id)
+		}
+	}
+	return nil
+}
+
+// CheckImageInputs checks, before any work, what only a step that makes
+// or runs an image reads: the run-time files (inside the module, regular),
+// the CA bundle and extra CAs (readable PEM; certificates that will not
+// anchor a chain are noted, or refused under SLIMAGE_CA_STRICT), and the
+// settings that choose the container engine. It returns the notes, one
+// line each, for the caller to print.
+func (c *Config) CheckImageInputs(ctx context.Context) (notes []string, err error) {
+	if _, err := c.RuntimeFiles(); err != nil {
+		return nil, err
+	}
+	if err := c.checkImageOutputs(); err != nil {
+		return nil, fmt.Errorf("check SLIMAGE_DIST: %w", err)
+	}
+	if c.DockerfileMode == "multistage" && c.CABundle == "" {
+		b, err := trust.ReadExtra(ctx, c.Trust(), time.Now())
+		if err != nil {
+			return nil, err
+		}
+		notes = b.Notes
+	} else {
+		b, err := trust.Read(ctx, c.Trust(), time.Now())
+		if err != nil {
+			return nil, err
+		}
+		notes = b.Notes
+	}
+	if err := CheckContainerEngine(os.Getenv); err != nil {
+		return nil, err
+	}
+	return notes, nil
+}
+
+// Trust is what the trust settings say, for package trust.
+func (c *Config) Trust() trust.Settings {
+	return trust.Settings{Bundle: c.CABundle, Extra: c.ExtraCA, Strict: c.CAStrict}
+}
+
+// DataDir is the conventional folder, at the module root, whose contents
+// are copied beside the binary (AppDir) with no configuration.
+const DataDir = "slimage-data"
+
+// AppDir is where the binary and its run-time files live in the image.
+const AppDir = "/app"
+
+// RuntimeFile is one file copied into the image: its source as the user
+// named it, its absolute path, and its destination in the image.
+type RuntimeFile struct{ Src, Abs, Dst string }
+
+// RuntimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files.
+// Each must be a regular file inside the module, symbolic links followed:
+// an image is often pushed from CI, where a link in a pull request's
+// slimage-data/ to the runner's files must not copy them in.
+func (c *Config) RuntimeFiles() ([]RuntimeFile, error) {
+	root, err := filepath.EvalSymlinks(c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("check SLIMAGE_DIR: %w", err)
+	}
+	inside := func(setting, src, abs string) error {
+		real, err := filepath.EvalSymlinks(abs)
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("check %s: %s (%s) does not exist: fix the path, relative to %s", setting, src, abs, c.Dir)
+		}
+		if err != nil {
+			return fmt.Errorf("check %s: %s: %v: fix the path or the links it goes through", setting, src, errors.Unwrap(err))
+		}
+		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			leads := ""
+			if real != abs {
+				leads = ", a link to " + real + ","
+			}
+			return fmt.Errorf("check %s: %s%s is outside module %s (%s): run-time files come from the module; copy it in", setting, src, leads, c.Module.Path, c.Dir)
+		}
+		fi, err := os.Stat(real)
+		switch {
+		case err == nil && fi.IsDir() && setting == "SLIMAGE_FILES":
+			return fmt.Errorf("check SLIMAGE_FILES: %s is a folder: list its files, or put them in %s/", src, DataDir)
+		case err == nil && fi.IsDir(): // in slimage-data/, where folders are walked: a link
+			return fmt.Errorf("check %s/: %s is a link to a folder: put the files themselves in %s/", DataDir, src, DataDir)
+		case err == nil:
+			err = userfile.Kind(fi)
+		}
+		if err != nil {
+			return fmt.Errorf("check %s: %s %v: only regular files go into the image", setting, src, err)
+		}
+		return nil
+	}
+	var out []RuntimeFile
+	for _, f := range c.Files {
+		src, dst, _ := strings.Cut(f, ":")
+		abs := src
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(c.Dir, src)
+		}
+		if err := inside("SLIMAGE_FILES", src, abs); err != nil {
+			return nil, err
+		}
+		dst = path.Clean(dst)
+		if bin := path.Join(AppDir, c.Binary); dst == bin {
+			return nil, fmt.Errorf("check SLIMAGE_FILES: %s would replace the binary at %s: pick another destination", src, bin)
+		}
+		out = append(out, RuntimeFile{Src: src, Abs: abs, Dst: dst})
+	}
+	data := filepath.Join(c.Dir, DataDir)
+	err = filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(data, p)
+		src := filepath.ToSlash(filepath.Join(DataDir, rel))
+		if d.IsDir() {
+			return nil
+		}
+		if err := inside(DataDir+"/", src, p); err != nil {
+			return err
+		}
+		out = append(out, RuntimeFile{Src: src, Abs: p, Dst: path.Join(AppDir, filepath.ToSlash(rel))})
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if strings.HasPrefix(err.Error(), "check ") {
+			return nil, err
+		}
+		return nil, fmt.Errorf("check %s/: read %s: %w", DataDir, data, err)
+	}
+	return out, nil
+}
