@@ -33,7 +33,7 @@ func (c *Config) checkPorts() error {
 		if m == nil {
 			return fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
 		}
-		if n, _ := strconv.Atoi(m[1]); n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(m[1]); err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("check SLIMAGE_PORTS: %s is not a port number (1 to 65535)", m[1])
 		}
 		if m[3] == "" {

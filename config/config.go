@@ -214,8 +214,11 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.VerifyHealth = v
 		case "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_SETTLE", "SLIMAGE_VERIFY_STOP":
 			d, err := time.ParseDuration(v)
-			if err != nil || d <= 0 {
-				return fmt.Errorf("read %s: %q is not a duration: write e.g. 30s or 2m", name, v)
+			if err != nil {
+				return fmt.Errorf("read %s: %q is not a duration: write e.g. 30s, 2m or 500ms", name, v)
+			}
+			if d <= 0 {
+				return fmt.Errorf("read %s: %q is not a positive duration: write e.g. 30s, 2m or 500ms", name, v)
 			}
 			*map[string]*time.Duration{"SLIMAGE_VERIFY_TIMEOUT": &c.VerifyTimeout, "SLIMAGE_VERIFY_GRACE": &c.VerifyGrace,
 				"SLIMAGE_VERIFY_SETTLE": &c.VerifySettle, "SLIMAGE_VERIFY_STOP": &c.VerifyStop}[name] = d
@@ -846,7 +849,7 @@ func platformList(ps []Platform) string {
 
 var (
 	userForm = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
-	portForm = regexp.MustCompile(`^([1-9][0-9]{0,4})(/(tcp|udp|sctp))?$`)
+	portForm = regexp.MustCompile(`^([0-9]+)(/([a-z]+))?$`)
 	badTag   = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 )
 

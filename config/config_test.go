@@ -72,12 +72,14 @@ func TestPrecedence(t *testing.T) {
 	files := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n",
 		"cmd/a/main.go": mainGo, "cmd/b/main.go": mainGo}
 	env := map[string]string{"SLIMAGE_MAIN": "./cmd/a", "SLIMAGE_PLATFORMS": "linux/arm64, linux/arm/v7,linux/arm64",
-		"SLIMAGE_VERSION": "v1.2.3", "SLIMAGE_VERSION_VAR": ""}
+		"SLIMAGE_VERSION": "v1.2.3", "SLIMAGE_VERSION_VAR": "", "SLIMAGE_TZ": "", "SLIMAGE_USER": ""}
 	c, err := load(t, files, env)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Main != "./cmd/a" || c.Binary != "a" || c.Version != "v1.2.3" || c.VersionVar != "" {
+	// Empty means none where the manual says so (no stamp, no zone), and
+	// unset elsewhere (the default user).
+	if c.Main != "./cmd/a" || c.Binary != "a" || c.Version != "v1.2.3" || c.VersionVar != "" || c.TZ != "" || c.User != "65532:65532" {
 		t.Errorf("env not applied: %+v", c)
 	}
 	if got := c.Platforms; len(got) != 2 || got[1].String() != "linux/arm/v7" || got[1].DistDir() != "linux_arm_v7" {

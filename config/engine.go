@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
+	"strconv"
 )
 
 // The container engine is chosen the way the Docker CLI chooses it:
@@ -31,7 +31,10 @@ func CheckDockerHost(host string) error {
 	return nil
 }
 
-var portNumber = regexp.MustCompile(`^[1-9][0-9]{0,4}$`)
+func isPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == s
+}
 
 // hostCause says what is wrong with an engine address, or "".
 func hostCause(host string) string {
@@ -46,8 +49,8 @@ func hostCause(host string) string {
 		cause = "no socket path"
 	case u.Scheme != "unix" && u.Scheme != "npipe" && u.Host == "":
 		cause = "no host"
-	case u.Port() != "" && !portNumber.MatchString(u.Port()):
-		cause = "port " + u.Port() + " is not a port number"
+	case u.Port() != "" && !isPort(u.Port()):
+		cause = "port " + u.Port() + " is not a port number (1 to 65535)"
 	}
 	return cause
 }

@@ -3,6 +3,8 @@ package images_test
 import (
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,5 +79,35 @@ func TestImageOnAFullDiskKeepsThePreviousResult(t *testing.T) {
 	}
 	if got := readImageState(t, cli, c); got.equal(old) {
 		t.Errorf("with room again the result did not change:\n%s", out.String())
+	}
+}
+
+// A push that fails (here the registry refuses uploads) fails the run
+// before anything local moves: the tags, the layout, the contexts and the
+// SBOMs stay the previous run's.
+func TestFailedPushLeavesTheLocalResult(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		http.Error(w, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`, http.StatusForbidden)
+	}))
+	t.Cleanup(refusing.Close)
+	dir := testkit.CopySample(t, "hello")
+	c := sampleConfig(t, cli, dir, nil)
+	buildSample(t, c)
+	old := readImageState(t, cli, c)
+	testkit.WriteFiles(t, dir, map[string]string{"zz_new.go": "package main\n\nvar _ = \"new sources\"\n"})
+	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	c.Push = strings.TrimPrefix(refusing.URL, "http://") + "/slimage/hello:test"
+	_, err := build.Build(context.Background(), c, io.Discard, io.Discard)
+	testkit.ErrorMentions(t, err, "push "+c.Push, "403 Forbidden", "docker login")
+	if got := readImageState(t, cli, c); !got.equal(old) {
+		t.Errorf("a failed push changed the local result:\nbefore\n%safter\n%s", old, got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,7 +13,9 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/gobuild"
 	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/testkit"
+	"github.com/slimage/slimage/internal/trust"
 )
 
 // The user's labels land in the image in both paths, one that replaces
@@ -77,5 +80,13 @@ func TestLabelsAndAnnotations(t *testing.T) {
 				t.Errorf("manifest annotations %v: the standard keys, and only those", m.Annotations)
 			}
 		})
+	}
+}
+
+// Staging finds the host's CA bundle where the probe looks for the image's:
+// Go's own list, kept in two places because the probe builds alone.
+func TestHostBundlesAreTheProbes(t *testing.T) {
+	if !slices.Equal(trust.HostBundles, report.CertFiles) {
+		t.Errorf("trust.HostBundles %v and report.CertFiles %v differ", trust.HostBundles, report.CertFiles)
 	}
 }

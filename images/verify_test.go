@@ -208,6 +208,9 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 		{"broken/loopback-only.Dockerfile", "", "", nil, "reachable 8080/tcp", nil, []string{"listens on 127.0.0.1:8080 only", "listen on :8080"}},
 		{"broken/exits-after-ready.Dockerfile", "", "", nil, "stays up", nil, []string{"exited with code 1", "after it answered", "exiting as told"}},
 		{"broken/ignores-sigterm.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 2 * time.Second }, "stops", nil, []string{"did not exit within 2s of SIGTERM", "handle SIGTERM"}},
+		// The limit holds to the millisecond: 400ms is past 100ms.
+		{"broken/slow-to-stop.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 100 * time.Millisecond }, "stops", nil, []string{"to exit after SIGTERM, past the 100ms that SLIMAGE_VERIFY_STOP allows", "kills it at 100ms"}},
+		{"broken/slow-to-stop.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 2 * time.Second }, "", nil, nil},
 		{"wrong-arch", "linux/arm64", "", nil, "binary", nil, []string{"/app/hello is a linux/amd64 executable but the image says linux/arm64", "exec format error", "GOARCH=arm64"}},
 		{"broken/runs-as-root.Dockerfile", "", "", nil, "user", nil, []string{"runs as root (uid 0)", "USER 65532:65532"}},
 		{"broken/no-writable-tmp.Dockerfile", "", "", nil, "temp dir", nil, []string{"os.TempDir() (/tmp) is not writable by uid 65532", "mode 1777"}},
@@ -220,6 +223,8 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 			name = "zone-missing"
 		} else if name == "Dockerfile" {
 			name = "correct-service"
+		} else if tt.failed == "" {
+			name += "-within-limit"
 		}
 		t.Run(name, func(t *testing.T) {
 			// Not parallel: removing one image prunes the builder's cached
@@ -291,6 +296,33 @@ func TestVerifyImageNonroot(t *testing.T) {
 	testkit.ErrorMentions(t, err, "1 of", "checks failed")
 	if u := findCheck(rep, "user"); u.Pass || !strings.Contains(u.Cause, "runs as root") {
 		t.Errorf("user check with SLIMAGE_VERIFY_NONROOT: %+v", u)
+	}
+}
+
+// SLIMAGE_TZ= bakes no zone into the image (no TZ, no zone files): the
+// service runs in UTC, as asked, and verify passes it.
+func TestNoZone(t *testing.T) {
+	cli := docker(t)
+	c, rep, err := verifySample(t, cli, func(c *config.Config) { c.TZ = "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := cli.ImageInspect(context.Background(), c.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range img.Config.Env {
+		if strings.HasPrefix(e, "TZ=") {
+			t.Errorf("the image sets %s", e)
+		}
+	}
+	for _, f := range []string{"rootfs/etc/localtime", "rootfs/usr/share/zoneinfo"} {
+		if _, err := os.Stat(filepath.Join(c.ContextDir(c.Platforms[0]), f)); err == nil {
+			t.Errorf("the context holds %s", f)
+		}
+	}
+	if ch := findCheck(rep, "time.Local"); ch.Name == "time.Local" {
+		t.Errorf("a zone was checked: %+v", ch)
 	}
 }
 

@@ -358,3 +358,49 @@ func TestKilledRunLeavesNothingRunning(t *testing.T) {
 		}
 	})
 }
+
+// A bad setting stops the target before any work: no module downloaded,
+// nothing compiled, no image step begun; the one line names the setting.
+// (docs/bad-input.md's table holds every class; these were checked only
+// once the work was done, or not at all.)
+func TestBadInputStopsBeforeAnyWork(t *testing.T) {
+	magefile := compiledMagefile(t)
+	fifo := filepath.Join(t.TempDir(), "corp-ca.pem")
+	testkit.Mkfifo(t, fifo)
+	for _, tc := range []struct {
+		target string
+		env    []string
+		want   string
+	}{
+		{"image", []string{"SLIMAGE_PORTS=80800"}, "Error: check SLIMAGE_PORTS: 80800 is not a port number (1 to 65535)"},
+		{"image", []string{"SLIMAGE_PORTS=53/sctp"}, "Error: check SLIMAGE_PORTS: \"53/sctp\": slimage exposes and verifies tcp and udp ports, not sctp"},
+		{"image", []string{"SLIMAGE_USER=99999999999:1"}, "Error: check SLIMAGE_USER: uid 99999999999 is out of range"},
+		{"image", []string{"SLIMAGE_EXTRA_CA=" + fifo}, "Error: check SLIMAGE_EXTRA_CA " + fifo + ": is a named pipe (FIFO), not a file"},
+		{"image", []string{"SLIMAGE_FILES=/etc/passwd:/app/passwd"}, "Error: check SLIMAGE_FILES: /etc/passwd is outside module example.com/hello"},
+		{"verify", []string{"DOCKER_HOST=tcp://"}, "Error: check DOCKER_HOST=tcp://: no host"},
+		{"verify", []string{"DOCKER_CONTEXT=no-such-context"}, "Error: check Docker context \"no-such-context\" (DOCKER_CONTEXT): there is no such context"},
+		{"vulncheck", []string{"SLIMAGE_VULN_DB=http://vuln.example.com"}, "Error: check SLIMAGE_VULN_DB: \"http://vuln.example.com\" is not an https:// or file:// URL"},
+		{"vulncheck", []string{"SLIMAGE_VULN_ALLOW=CVE-2024-1234"}, "Error: check SLIMAGE_VULN_ALLOW: \"CVE-2024-1234\" is not a Go vulnerability ID"},
+	} {
+		t.Run(tc.target+" "+strings.Join(tc.env, " "), func(t *testing.T) {
+			dist := t.TempDir()
+			cmd := repoMage(t, magefile, append([]string{"SLIMAGE_DIST=" + dist}, tc.env...), tc.target)
+			cmd.Path = magefile
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("mage %s passed:\n%s", tc.target, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+			for _, work := range []string{"deps ", "build ", "engine ", "oci ", "image "} {
+				if strings.Contains(string(out), "\n"+work) || strings.HasPrefix(string(out), work) {
+					t.Errorf("work began (a %q line) before the refusal:\n%s", work, out)
+				}
+			}
+			if entries, _ := os.ReadDir(dist); len(entries) > 0 {
+				t.Errorf("the output folder was written: %v", entries)
+			}
+		})
+	}
+}

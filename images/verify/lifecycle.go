@@ -82,7 +82,7 @@ func (r *run) stops(ctx context.Context) Check {
 	if !exited {
 		_, _ = r.cli.ContainerKill(context.WithoutCancel(ctx), id, client.ContainerKillOptions{Signal: "SIGKILL"})
 		ch.Got = fmt.Sprintf("still running %s after SIGTERM", human.Duration(wall))
-		ch.Cause = fmt.Sprintf("stops: the service did not exit within %s of SIGTERM (still running after %s), so production kills it: handle SIGTERM (signal.NotifyContext) and shut down; as PID 1 in a container it gets no default signal handling from the kernel", human.Duration(grace), human.Duration(wall))
+		ch.Cause = fmt.Sprintf("stops: the service did not exit within %s of SIGTERM (still running after %s), so production kills it: handle SIGTERM (signal.NotifyContext) and shut down within %s; as PID 1 in a container it gets no default signal handling from the kernel", human.Duration(grace), human.Duration(wall), human.Duration(grace))
 		return ch
 	}
 	st, err := r.app.State(context.WithoutCancel(ctx))
@@ -101,8 +101,8 @@ func (r *run) stops(ctx context.Context) Check {
 }
 
 // stopExtra is how long stops waits past the limit to tell a slow exit
-// from none.
-func stopExtra(grace time.Duration) time.Duration { return min(grace, 5*time.Second) }
+// from none: as long again, at least 2s and at most 10s.
+func stopExtra(grace time.Duration) time.Duration { return min(max(grace, 2*time.Second), 10*time.Second) }
 
 // stopTime is how long the service took to exit: from just before the
 // signal was sent to the exit time the engine recorded, which leaves out

@@ -66,7 +66,9 @@ func TestFoldersWithoutTheMarkerAreLeftAlone(t *testing.T) {
 		name string
 		do   func(dist, dir string) error
 	}{
-		{"Replace", func(dist, dir string) error { return replaceWith(dist, dir, map[string]string{"Dockerfile": "FROM scratch\n"}) }},
+		{"Replace", func(dist, dir string) error {
+			return replaceWith(dist, dir, map[string]string{"Dockerfile": "FROM scratch\n"})
+		}},
 		{"Ensure", func(dist, dir string) error { return outdir.Ensure(dist, dir) }},
 		{"MkdirAll", func(dist, dir string) error { return outdir.MkdirAll(dist, filepath.Join(dir, "sub")) }},
 		{"Remove", func(dist, dir string) error { return outdir.Remove(dir) }},

@@ -147,3 +147,11 @@ func Alive(pid int) bool {
 	end := strings.LastIndexByte(s, ')')
 	return end > 0 && len(s) > end+2 && s[end+2] != 'Z'
 }
+
+// Mkfifo makes a named pipe at path.
+func Mkfifo(t testing.TB, path string) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

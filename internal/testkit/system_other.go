@@ -33,3 +33,8 @@ func Descendants(pid int) []Proc { return nil }
 
 // Alive needs /proc (Linux).
 func Alive(pid int) bool { return false }
+
+// Mkfifo makes named pipes on Linux only here.
+func Mkfifo(t testing.TB, path string) {
+	Unavailable(t, "named pipes are made on Linux only", "run the tests on Linux")
+}
