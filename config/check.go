@@ -17,9 +17,10 @@ import (
 	"github.com/slimage/slimage/internal/userfile"
 )
 
-// The checks here run in Resolve, before deps: each reads only what a
-// setting names (a stat, a few bytes), so a run that cannot succeed stops
-// before any work, with one line naming the setting and the fix.
+// The checks here run before any work (Resolve, and CheckImageInputs for
+// the targets that make or run an image): each reads only what a setting
+// names, so a run that cannot succeed stops at once, with one line naming
+// the setting and the fix.
 
 // MaxID is the largest uid or gid a container runtime and Kubernetes take
 // (runAsUser is an int64, but the kernel's IDs and Docker's are 31 bits).

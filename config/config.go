@@ -672,8 +672,8 @@ func validatePlatforms(ctx context.Context, ps []Platform) error {
 	return nil
 }
 
-// resolveImage checks the image settings that need no files: the files
-// themselves are checked when the image's context is staged.
+// resolveImage checks the image settings that need no files; the files
+// they name are checked by CheckImageInputs, before the image's first work.
 func (c *Config) resolveImage() error {
 	if c.Image == "" {
 		c.Image = c.Binary + ":" + tagFrom(c.Version)

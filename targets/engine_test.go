@@ -40,14 +40,12 @@ func TestEngineErrorIsTheTargetsError(t *testing.T) {
 	testkit.ModCacheProxy(t)
 	testkit.NeedDocker(t)
 	mage := testkit.Mage(t)
-	notPEM := filepath.Join(t.TempDir(), "company-ca.crt")
-	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// Only staging, in the engine, reads the CA files.
-	out, err := repoMage(t, mage, []string{"SLIMAGE_EXTRA_CA=" + notPEM}, "image").CombinedOutput()
+	// Only the engine dials the container engine (the front checks the
+	// address's form): here nothing listens on the socket.
+	closed := "unix://" + filepath.Join(t.TempDir(), "closed.sock")
+	out, err := repoMage(t, mage, []string{"DOCKER_HOST=" + closed}, "image").CombinedOutput()
 	if err == nil {
-		t.Fatalf("mage image with an extra CA that is not PEM passed:\n%s", out)
+		t.Fatalf("mage image with no engine at DOCKER_HOST passed:\n%s", out)
 	}
 	var errLine string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -55,7 +53,7 @@ func TestEngineErrorIsTheTargetsError(t *testing.T) {
 			errLine = l
 		}
 	}
-	want := "Error: stage image: SLIMAGE_EXTRA_CA " + notPEM + ": no PEM certificate in it: give PEM-encoded CA certificates"
+	want := "Error: connect to the container engine at " + closed + " (DOCKER_HOST): dial unix"
 	if !strings.HasPrefix(errLine, want) {
 		t.Errorf("mage's error line is %q, want it to start with %q; output:\n%s", errLine, want, out)
 	}

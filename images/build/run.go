@@ -34,16 +34,16 @@ type imageRun struct {
 	connErr  error
 
 	// What Docker holds: Built.Unchanged for a tag that names its image
-	// already, else an image loaded or built without a tag, which commit
-	// tags (and Discard removes).
+	// already, else an image loaded or built without a tag, which the
+	// commit tags (and removeUntagged removes, if the run does not commit).
 	built []Built
 
 	attestations []Attestation // by platform
 	oci          *ociResult    // the OCI builder's
 }
 
-// imageStep is one thing an image run does, named for what it is doing when an
-// interrupt comes (image: interrupted while loading into Docker).
+// imageStep is one thing an image run does, named for what it is doing
+// when an interrupt comes (image: interrupted while loading into Docker).
 type imageStep struct {
 	doing string
 	run   func(ctx context.Context, r *imageRun) error
@@ -59,8 +59,8 @@ type interruptedError struct {
 func (e *interruptedError) Error() string { return "image: interrupted while " + e.doing }
 func (e *interruptedError) Unwrap() error { return e.err }
 
-// run runs steps in order, then commits. The update and the untagged
-// images of a run that does not commit are removed.
+// run runs steps in order, then commits. What a run that does not commit
+// wrote (its update, the images it gave Docker untagged) is removed.
 func (r *imageRun) run(ctx context.Context, steps []imageStep) error {
 	r.u = outdir.NewUpdate(r.c.Dist)
 	committed := false
@@ -88,22 +88,23 @@ func (r *imageRun) run(ctx context.Context, steps []imageStep) error {
 	if err := ctx.Err(); err != nil {
 		return &interruptedError{"finishing", err}
 	}
-	committed = true
+	// The commit: the outputs, then the tags, both to their end whatever
+	// ctx says now (an interrupt that comes now waits the few milliseconds
+	// they take). Only a kill can come between the two, and the next run
+	// then tags what its outputs say.
 	fmt.Fprintln(r.progress, "image: committing")
-	return r.commit()
+	if err := r.u.Commit(); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	committed = true
+	return r.tag()
 }
 
 // commitTimeout bounds the tagging that follows the outputs' commit.
 const commitTimeout = 30 * time.Second
 
-// commit puts the run's outputs in place, then tags its images: both run
-// to their end whatever the run's context says (an interrupt that comes
-// now waits the few milliseconds they take). Only a kill can come between
-// the two, and the next run then tags what its outputs say.
-func (r *imageRun) commit() error {
-	if err := r.u.Commit(); err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
+// tag moves each tag to the image the run gave Docker.
+func (r *imageRun) tag() error {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	defer cancel()
 	for _, b := range r.built {
@@ -118,7 +119,7 @@ func (r *imageRun) commit() error {
 }
 
 // removeUntagged removes the images this run gave Docker without a tag
-// and did not commit. Docker keeps any another tag or container uses.
+// and did not commit; Docker keeps one that a tag or a container uses.
 func (r *imageRun) removeUntagged() {
 	if r.cli == nil {
 		return
