@@ -114,7 +114,7 @@ func compiledTakes(args []string) bool {
 // does then, a binary compiled from the same magefiles is reused without
 // asking the go command.
 func compile(dir, mage string, env []string) (string, error) {
-	magefile := filepath.Join(dir, exe("magefile"))
+	magefile := filepath.Join(dir, exe("mage-tasks")) // the name mage's help shows
 	stamp := magefile + ".stamp"
 	sum, err := magefilesSum(mage)
 	if err != nil {
@@ -132,24 +132,30 @@ func compile(dir, mage string, env []string) (string, error) {
 	if fast && fresh(magefile, stamp, sum) { // compiled by the run we waited for
 		return magefile, nil
 	}
-	// Compiled into a folder of this run's own and renamed into place: a
-	// run already executing the previous binary keeps its file.
-	tmp, err := os.MkdirTemp(dir, "compile-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	out := filepath.Join(tmp, exe("mage")) // the name mage's own help shows
-	c := exec.Command(mage, "-compile", out)
-	c.Env, c.Stdout, c.Stderr = env, os.Stderr, os.Stderr
+	// Always to the same path: the go command then sees that the binary
+	// there is up to date and links nothing (a new path would cost a link,
+	// about 0.7 s, on every run); it replaces, never rewrites, the file, so
+	// a run still executing the previous one keeps it. MAGEFILE_HASHFAST is
+	// this file's to honour: with it, mage would run the binary at the
+	// -compile path instead of compiling.
+	c := exec.Command(mage, "-compile", magefile)
+	c.Env, c.Stdout, c.Stderr = without(env, "MAGEFILE_HASHFAST"), os.Stderr, os.Stderr
 	if err := c.Run(); err != nil {
 		return "", errors.New("compile the magefile: " + err.Error() + " (mage's message is above)")
 	}
-	if err := os.Rename(out, magefile); err != nil {
-		return "", err
-	}
 	os.WriteFile(stamp, []byte(sum), 0o644)
 	return magefile, nil
+}
+
+// without is env less the variable name.
+func without(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // magefilesSum identifies the magefile's sources and the mage that
