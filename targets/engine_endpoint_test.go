@@ -36,7 +36,10 @@ func TestEngineFromTheDockerContext(t *testing.T) {
 	docker("context", "create", "slimage-nowhere", "--docker", "host=unix://"+filepath.Join(cfg, "nothing.sock"))
 	ref := "slimage-test/hello:context"
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
-	env := []string{"DOCKER_HOST=", "DOCKER_CONFIG=" + cfg, "SLIMAGE_IMAGE=" + ref}
+	// A label of this test's own: an image Docker already holds (another
+	// test's, or the README's run, of the same sources) is tagged, not loaded.
+	env := []string{"DOCKER_HOST=", "DOCKER_CONFIG=" + cfg, "SLIMAGE_IMAGE=" + ref,
+		"SLIMAGE_LABELS=" + testkit.RunLabel + "=" + testkit.RunID + "-context"}
 	run := func(more []string, args ...string) (string, error) {
 		cmd := repoMage(t, magefile, append(env, more...), args...)
 		cmd.Path = magefile
