@@ -3,6 +3,6 @@ module github.com/slimage/slimage
 go 1.23.0
 
 require (
-	github.com/magefile/mage v1.17.2
-	golang.org/x/mod v0.25.0
+	github.com/magefile/mage v1.15.0
+	golang.org/x/mod v0.11.0
 )

@@ -114,7 +114,12 @@ func compiledTakes(args []string) bool {
 // does then, a binary compiled from the same magefiles is reused without
 // asking the go command.
 func compile(dir, mage string, env []string) (string, error) {
-	magefile := filepath.Join(dir, exe("mage-tasks")) // the name mage's help shows
+	// Named mage, as mage's own help shows it, beside mage in a folder of
+	// its own.
+	magefile := filepath.Join(dir, "compiled", exe("mage"))
+	if err := os.MkdirAll(filepath.Dir(magefile), 0o755); err != nil {
+		return "", err
+	}
 	stamp := magefile + ".stamp"
 	sum, err := magefilesSum(mage)
 	if err != nil {

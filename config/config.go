@@ -23,7 +23,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
 
 	"github.com/slimage/slimage/internal/gotool"
@@ -354,29 +353,14 @@ func (c *Config) readModule() error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", gomod, err)
 	}
-	f, err := modfile.Parse(gomod, data, nil)
+	m, err := parseGoMod(gomod, dir, data)
+	if errors.Is(err, errNoModuleLine) {
+		return fmt.Errorf("read %s: no module line: add 'module <path>' or run 'go mod init'", gomod)
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w: fix it, or run 'go mod tidy' to see the go command's view", gomod, err)
 	}
-	if f.Module == nil || f.Module.Mod.Path == "" {
-		return fmt.Errorf("read %s: no module line: add 'module <path>' or run 'go mod init'", gomod)
-	}
-	c.Module = Module{Path: f.Module.Mod.Path, GoMod: gomod, Requires: len(f.Require)}
-	if f.Go != nil {
-		c.Module.Go = f.Go.Version
-	}
-	if f.Toolchain != nil {
-		c.Module.Toolchain = f.Toolchain.Name
-	}
-	for _, r := range f.Replace {
-		if modfile.IsDirectoryPath(r.New.Path) {
-			d := r.New.Path
-			if !filepath.IsAbs(d) {
-				d = filepath.Join(dir, d)
-			}
-			c.Module.Replaces = append(c.Module.Replaces, filepath.Clean(d))
-		}
-	}
+	c.Module = m
 	return nil
 }
 

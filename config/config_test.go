@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"runtime"
 	"strings"
 	"testing"
@@ -293,5 +294,35 @@ func TestLabels(t *testing.T) {
 	}
 	if c.LabelOverrides["org.opencontainers.image.source"] != "https://github.com/acme/shop" || len(c.LabelOverrides) != 1 {
 		t.Errorf("overrides %v", c.LabelOverrides)
+	}
+}
+
+// A go.mod with directives newer than the x/mod slimage requires (tool in
+// Go 1.24, ignore in 1.25, and one no Go has yet) still gives its module
+// path, go and toolchain lines and replaced folders.
+func TestNewerGoModDirectives(t *testing.T) {
+	for _, extra := range []string{
+		"tool golang.org/x/tools/cmd/stringer\n",
+		"ignore ./node_modules\n",
+		"godebug default=go1.21\n",
+		"frobnicate everything\n",
+		"",
+	} {
+		t.Run(strings.TrimSpace(extra), func(t *testing.T) {
+			gomod := "module example.com/shop\n\ngo 1.22\n\ntoolchain go1.22.3\n\n" + extra +
+				"\nreplace example.com/lib => ./lib\n\nreplace (\n\texample.com/other v1.0.0 => \"../other\"\n\texample.com/remote => example.com/fork v1.2.3\n)\n"
+			c, err := load(t, map[string]string{"go.mod": gomod, "main.go": mainGo}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := c.Module
+			if m.Path != "example.com/shop" || m.Go != "1.22" || m.Toolchain != "go1.22.3" {
+				t.Errorf("module %+v", m)
+			}
+			want := []string{filepath.Join(c.Dir, "lib"), filepath.Join(filepath.Dir(c.Dir), "other")}
+			if !slices.Equal(m.Replaces, want) {
+				t.Errorf("replaced folders %v, want %v", m.Replaces, want)
+			}
+		})
 	}
 }

@@ -148,3 +148,32 @@ func TestMain(m *testing.M) {
 	testkit.ContainerEnv()
 	os.Exit(m.Run())
 }
+
+// A service that pins the oldest mage whose magefiles cancel their targets
+// on Ctrl-C (v1.15.0, which slimage's clean-up relies on) and the
+// oldest golang.org/x/mod the front can use (v0.11.0) keeps both pins
+// when it imports the targets: the front requires no newer ones.
+func TestImportingTargetsKeepsOlderPins(t *testing.T) {
+	testkit.ModCacheProxy(t)
+	// The sample: nothing else in its graph needs a newer x/mod (the
+	// footprint service's old x/text brings x/tools, and with it x/mod
+	// v0.17.0).
+	dir := testkit.CopySample(t, "hello")
+	testkit.WriteFiles(t, dir, map[string]string{"magefiles/magefile.go": "//go:build mage\n\npackage main\n\nimport (\n\t//mage:import\n\t_ \"github.com/slimage/slimage/targets\"\n)\n"})
+	pins := map[string]string{"github.com/magefile/mage": "v1.15.0", "golang.org/x/mod": "v0.11.0"}
+	for p, v := range pins {
+		testkit.Go(t, dir, "mod", "edit", "-require="+p+"@"+v)
+	}
+	testkit.ImportTargets(t, dir)
+	for _, r := range readModFile(t, dir).Require {
+		if want, ok := pins[r.Mod.Path]; ok && r.Mod.Version != want {
+			t.Errorf("%s moved from %s to %s", r.Mod.Path, want, r.Mod.Version)
+		}
+	}
+	// The pinned mage runs the targets.
+	cmd := exec.Command("go", "run", "github.com/magefile/mage", "-l")
+	cmd.Dir, cmd.Env = dir, append(os.Environ(), "MAGEFILE_CACHE="+t.TempDir())
+	if out := testkit.Run(t, cmd); !strings.Contains(out, "verify") {
+		t.Errorf("mage v1.15.0 lists no verify target:\n%s", out)
+	}
+}
