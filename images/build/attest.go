@@ -21,8 +21,8 @@ import (
 	"github.com/slimage/slimage/images/provenance"
 	"github.com/slimage/slimage/images/sbom"
 	"github.com/slimage/slimage/images/stage"
-	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // AttestationPaths are where an image run puts p's SBOM and provenance:

@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 
-
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/human"

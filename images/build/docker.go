@@ -18,8 +18,8 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
-	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/human"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 // Built is the result of a build.

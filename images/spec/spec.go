@@ -40,7 +40,6 @@ type Spec struct {
 // makes Go read it, as it would only from GOROOT otherwise.
 const ZoneInfoZip = "/usr/local/go/lib/time/zoneinfo.zip"
 
-
 // BinaryPath is the executable's path in the image.
 func (s Spec) BinaryPath() string { return path.Join(config.AppDir, s.Binary) }
 

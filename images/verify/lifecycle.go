@@ -102,7 +102,9 @@ func (r *run) stops(ctx context.Context) Check {
 
 // stopExtra is how long stops waits past the limit to tell a slow exit
 // from none: as long again, at least 2s and at most 10s.
-func stopExtra(grace time.Duration) time.Duration { return min(max(grace, 2*time.Second), 10*time.Second) }
+func stopExtra(grace time.Duration) time.Duration {
+	return min(max(grace, 2*time.Second), 10*time.Second)
+}
 
 // stopTime is how long the service took to exit: from just before the
 // signal was sent to the exit time the engine recorded, which leaves out
