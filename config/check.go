@@ -209,3 +209,20 @@ func (c *Config) RuntimeFiles() ([]RuntimeFile, error) {
 	}
 	return out, nil
 }
+
+// Health is what SLIMAGE_VERIFY_HEALTH asks: the HTTP path that must answer
+// 2xx, and the port to ask it on (as 9898/tcp) when the setting names one
+// ("9898:/readyz"); "" leaves the port to verify: the first of
+// SLIMAGE_PORTS, as listed.
+func (c *Config) Health() (port, path string, err error) {
+	v := c.VerifyHealth
+	if v == "" || strings.HasPrefix(v, "/") {
+		return "", v, nil
+	}
+	p, path, ok := strings.Cut(v, ":")
+	n, nerr := strconv.Atoi(p)
+	if !ok || !strings.HasPrefix(path, "/") || nerr != nil || n < 1 || n > 65535 {
+		return "", "", fmt.Errorf("check SLIMAGE_VERIFY_HEALTH: %q is not a path or port:path: write e.g. /healthz, or 9898:/readyz for a port other than the first of SLIMAGE_PORTS", v)
+	}
+	return strconv.Itoa(n) + "/tcp", path, nil
+}

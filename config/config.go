@@ -74,7 +74,7 @@ type Config struct {
 	Push           string // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
 
 	VerifyTLS      string        // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
-	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path on the first port that must answer 2xx
+	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"
 	VerifyTimeout  time.Duration // SLIMAGE_VERIFY_TIMEOUT: how long the service may take to answer
 	VerifyGrace    time.Duration // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
 	VerifyMinRoots int           // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
@@ -878,8 +878,8 @@ func (c *Config) checkVerify() error {
 			}
 		}
 	}
-	if c.VerifyHealth != "" && !strings.HasPrefix(c.VerifyHealth, "/") {
-		return fmt.Errorf("check SLIMAGE_VERIFY_HEALTH: %q is not a path: write e.g. /healthz", c.VerifyHealth)
+	if _, _, err := c.Health(); err != nil {
+		return err
 	}
 	for _, z := range c.Zones {
 		if z == "all" && len(c.Zones) > 1 {

@@ -171,6 +171,7 @@ var badInputs = []badInput{
 	// Verify.
 	{"SLIMAGE_VERIFY_TLS", "an http:// URL", env("SLIMAGE_VERIFY_TLS=http://example.com/"), nil},
 	{"SLIMAGE_VERIFY_HEALTH", "not a path", env("SLIMAGE_VERIFY_HEALTH=healthz"), nil},
+	{"SLIMAGE_VERIFY_HEALTH", "a port past 65535", env("SLIMAGE_VERIFY_HEALTH=98980:/readyz"), nil},
 	{"SLIMAGE_VERIFY_TIMEOUT", "a number without a unit", env("SLIMAGE_VERIFY_TIMEOUT=30"), nil},
 	{"SLIMAGE_VERIFY_STOP", "a negative duration", env("SLIMAGE_VERIFY_STOP=-1s"), nil},
 	{"SLIMAGE_VERIFY_MIN_ROOTS", "not a count", env("SLIMAGE_VERIFY_MIN_ROOTS=many"), nil},

@@ -206,11 +206,19 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 		{"broken/exits-at-start.Dockerfile", "", "", nil, "start", nil, []string{"exited with code 1", "invalid port"}},
 		{"broken/never-listens.Dockerfile", "", "", nil, "start", nil, []string{"did not become ready", "8080/tcp"}},
 		{"broken/loopback-only.Dockerfile", "", "", nil, "reachable 8080/tcp", nil, []string{"listens on 127.0.0.1:8080 only", "listen on :8080"}},
-		{"broken/exits-after-ready.Dockerfile", "", "", nil, "stays up", nil, []string{"exited with code 1", "after it answered", "exiting as told"}},
+		{"broken/exits-after-ready.Dockerfile", "", "", nil, "stays up", []string{"healthy"}, []string{"exited with code 1", "after it answered", "exiting as told"}},
 		{"broken/ignores-sigterm.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 2 * time.Second }, "stops", nil, []string{"did not exit within 2s of SIGTERM", "handle SIGTERM"}},
 		// The limit holds to the millisecond: 400ms is past 100ms.
 		{"broken/slow-to-stop.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 100 * time.Millisecond }, "stops", nil, []string{"to exit after SIGTERM, past the 100ms that SLIMAGE_VERIFY_STOP allows", "kills it at 100ms"}},
 		{"broken/slow-to-stop.Dockerfile", "", "", func(c *config.Config) { c.VerifyStop = 2 * time.Second }, "", nil, nil},
+		// The health path is asked on the first port the user lists, not
+		// the lowest (9797 answers 404 to it), and a 404 ends the wait at
+		// once, naming the status, the path and the port.
+		{"broken/two-ports.Dockerfile", "", "", func(c *config.Config) { c.Ports = []string{"9898/tcp", "9797/tcp"} }, "", nil, nil},
+		{"broken/two-ports.Dockerfile", "", "", func(c *config.Config) {
+			c.Ports, c.VerifyHealth = []string{"9898/tcp", "9797/tcp"}, "9797:/healthz"
+		}, "start", nil, []string{"GET /healthz on 9797/tcp answered 404 Not Found", "SLIMAGE_VERIFY_HEALTH"}},
+		{"broken/unhealthy-after-ready.Dockerfile", "", "", nil, "healthy", nil, []string{"answered its health path once, then GET", "503 Service Unavailable", "into the settle time"}},
 		{"wrong-arch", "linux/arm64", "", nil, "binary", nil, []string{"/app/hello is a linux/amd64 executable but the image says linux/arm64", "exec format error", "GOARCH=arm64"}},
 		{"broken/runs-as-root.Dockerfile", "", "", nil, "user", nil, []string{"runs as root (uid 0)", "USER 65532:65532"}},
 		{"broken/no-writable-tmp.Dockerfile", "", "", nil, "temp dir", nil, []string{"os.TempDir() (/tmp) is not writable by uid 65532", "mode 1777"}},
@@ -224,7 +232,7 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 		} else if name == "Dockerfile" {
 			name = "correct-service"
 		} else if tt.failed == "" {
-			name += "-within-limit"
+			name += "-passes"
 		}
 		t.Run(name, func(t *testing.T) {
 			// Not parallel: removing one image prunes the builder's cached

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,10 +15,12 @@ import (
 
 // start runs the image as built (its entrypoint, its user) and keeps it
 // running in r.app for the other checks. With an exposed port, a probe that
-// shares the service's network namespace waits until the first one answers
-// (and SLIMAGE_VERIFY_HEALTH returns 2xx); without one, the service must
-// stay up for the grace period or exit 0 (a job). r.readyAt is when it
-// answered.
+// shares the service's network namespace waits until the service answers
+// on its first port (see startPort) and SLIMAGE_VERIFY_HEALTH returns 2xx
+// there; a 4xx ends the wait at once (the path or the port is wrong, and
+// waiting will not change that), a refused connection or a 5xx is asked
+// again until SLIMAGE_VERIFY_TIMEOUT. Without a port, the service must stay
+// up for the grace period or exit 0 (a job). r.readyAt is when it answered.
 func (r *run) start(ctx context.Context) Check {
 	c := r.c
 	ch := Check{Name: "start"}
@@ -28,9 +31,10 @@ func (r *run) start(ctx context.Context) Check {
 		ch.Cause = "start: " + daemon.FirstLine(err)
 		return ch
 	}
-	port := ""
-	if len(r.image.Ports) > 0 {
-		port = r.image.Ports[0]
+	port, path, why := r.startPort()
+	if why != "" {
+		ch.Expected, ch.Got, ch.Cause = "answers on "+port, "not checked", "start: "+why
+		return ch
 	}
 	if port == "" {
 		ch.Expected = fmt.Sprintf("up for %s, or exits 0", c.VerifyGrace)
@@ -59,12 +63,12 @@ func (r *run) start(ctx context.Context) Check {
 		return ch
 	}
 	ch.Expected = "answers on " + port
-	if c.VerifyHealth != "" {
-		ch.Expected += ", GET " + c.VerifyHealth + " 2xx"
+	if path != "" {
+		ch.Expected += ", GET " + path + " 2xx"
 	}
 	args := []string{"wait", "-port", port, "-timeout", c.VerifyTimeout.String()}
-	if c.VerifyHealth != "" {
-		args = append(args, "-path", c.VerifyHealth)
+	if path != "" {
+		args = append(args, "-path", path)
 	}
 	exit, said, err := r.execProbe(ctx, "container:"+app.GetContainerID(), c.VerifyTimeout+30*time.Second, args...)
 	r.readyAt = time.Now()
@@ -90,9 +94,40 @@ func (r *run) start(ctx context.Context) Check {
 		ch.Got, ch.Cause = "not checked", "start: run the readiness probe: "+daemon.FirstLine(err)
 		return ch
 	}
+	if exit == 3 { // a 4xx
+		status := strings.TrimSpace(lastLine(said))
+		if _, s, ok := strings.Cut(status, ": "); ok {
+			status = s
+		}
+		ch.Got = status
+		ch.Cause = fmt.Sprintf("start: GET %s on %s answered %s: the service does not serve that path on that port: fix the path in SLIMAGE_VERIFY_HEALTH, or name its port (SLIMAGE_VERIFY_HEALTH=<port>:%s); without one, it is asked on the first port of SLIMAGE_PORTS", path, port, status, path)
+		return ch
+	}
 	ch.Got = "no answer"
 	ch.Cause = fmt.Sprintf("start: %s: check that the service listens on %s or raise SLIMAGE_VERIFY_TIMEOUT; its last log lines: %s", strings.TrimSpace(said), port, logTail(app))
 	return ch
+}
+
+// startPort is the port start waits on, and the health path asked there:
+// the port SLIMAGE_VERIFY_HEALTH names, else the first of SLIMAGE_PORTS as
+// the user listed them (an image's exposed ports have no order), else the
+// first the image exposes (TCP first, then by number). why says what is
+// wrong when that port is one the image does not expose.
+func (r *run) startPort() (port, path, why string) {
+	named, path, _ := r.c.Health() // checked when the settings were read
+	exposed := r.image.Ports
+	switch {
+	case named != "":
+		port = named
+	case len(r.c.Ports) > 0 && slices.Contains(exposed, r.c.Ports[0]):
+		port = r.c.Ports[0]
+	case len(exposed) > 0:
+		port = exposed[0]
+	}
+	if port != "" && !slices.Contains(exposed, port) {
+		return port, path, fmt.Sprintf("SLIMAGE_VERIFY_HEALTH names port %s, which the image does not expose (it exposes %s): name one of those, or expose it (SLIMAGE_PORTS)", port, orNone(strings.Join(exposed, ", ")))
+	}
+	return port, path, ""
 }
 
 // gotCannotRun is start's result for an image whose platform this Docker

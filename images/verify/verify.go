@@ -174,6 +174,7 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 		pr         *report.Report
 		probeErr   error
 		reachable  []Check
+		health     []Check
 		binary     Check
 		haveBinary bool
 	)
@@ -201,6 +202,13 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 			defer wg.Done()
 			reachable = r.reachable(ctx)
 		}()
+		if port, path, _ := r.startPort(); path != "" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				health = []Check{r.healthy(ctx, port, path)}
+			}()
+		}
 		// The service must still be up SLIMAGE_VERIFY_SETTLE after it first
 		// answered; the other checks run meanwhile.
 		select {
@@ -212,7 +220,7 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
 	}
-	checks := append([]Check{start}, reachable...)
+	checks := append(append([]Check{start}, health...), reachable...)
 	if haveBinary {
 		checks = append(checks, binary)
 	}

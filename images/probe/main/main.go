@@ -7,7 +7,10 @@
 //
 //	slimage-probe report [-tls url,url] [-zones a,b]   print a report.Report
 //	slimage-probe wait -port 8080/tcp [-path /healthz] [-timeout 20s]
-//	                                      wait until the service answers
+//	                                      wait until the service answers (a 4xx
+//	                                      on the path ends the wait: exit 3)
+//	slimage-probe healthy -port 8080/tcp -path /healthz -for 2s
+//	                                      the path must keep answering 2xx
 //	slimage-probe listeners -ports 8080/tcp,53/udp
 //	                                      print the []report.Listener of this
 //	                                      network namespace on those ports
@@ -68,11 +71,26 @@ func main() {
 		fs.Parse(os.Args[2:])
 		if err := wait(*port, *path, *timeout); err != nil {
 			fmt.Println(err)
+			if errors.Is(err, errClientStatus) {
+				os.Exit(3)
+			}
 			os.Exit(1)
 		}
 		// When it answered, on the clock the host shares: the settle time
 		// counts from here, not from when the host saw the probe exit.
 		fmt.Println("ready " + time.Now().UTC().Format(time.RFC3339Nano))
+	case "healthy":
+		fs := flag.NewFlagSet("healthy", flag.ExitOnError)
+		port := fs.String("port", "", "port/proto the service listens on")
+		path := fs.String("path", "", "HTTP path that must answer 2xx")
+		during := fs.Duration("for", 2*time.Second, "how long it must keep answering 2xx")
+		fs.Parse(os.Args[2:])
+		n, err := healthy(*port, *path, *during)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		fmt.Printf("ok %d\n", n)
 	case "listeners":
 		fs := flag.NewFlagSet("listeners", flag.ExitOnError)
 		ports := fs.String("ports", "", "comma list of port/proto")
@@ -211,8 +229,8 @@ func wait(port, path string, timeout time.Duration) error {
 				return nil
 			}
 			last = getOK(ctx, "http://"+addr+path)
-			if last == nil {
-				return nil
+			if last == nil || errors.Is(last, errClientStatus) {
+				return last // a 4xx will not turn 2xx by waiting
 			}
 		} else {
 			last = err
@@ -220,6 +238,20 @@ func wait(port, path string, timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("port %s did not become ready within %s: %v", port, timeout, last)
+}
+
+// errClientStatus marks a 4xx answer: the path or the port is wrong, and
+// asking again will not change that.
+var errClientStatus = errors.New("client error")
+
+type statusError struct {
+	url, status string
+	client      bool
+}
+
+func (e *statusError) Error() string { return "GET " + e.url + ": " + e.status }
+func (e *statusError) Is(target error) bool {
+	return target == errClientStatus && e.client
 }
 
 func getOK(ctx context.Context, url string) error {
@@ -230,9 +262,31 @@ func getOK(ctx context.Context, url string) error {
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return &statusError{url: url, status: resp.Status, client: resp.StatusCode/100 == 4}
 	}
 	return nil
+}
+
+// healthy asks the path every 200ms for the duration: every answer must be
+// 2xx. It returns how many it asked, or the first that was not, and when.
+func healthy(port, path string, during time.Duration) (int, error) {
+	num, _, _ := strings.Cut(port, "/")
+	url := "http://" + net.JoinHostPort("127.0.0.1", num) + path
+	start := time.Now()
+	n := 0
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := getOK(ctx, url)
+		cancel()
+		n++
+		if err != nil {
+			return n, fmt.Errorf("%v, %s into the settle time", err, time.Since(start).Round(time.Millisecond))
+		}
+		if time.Since(start) >= during {
+			return n, nil
+		}
+		time.Sleep(min(200*time.Millisecond, during-time.Since(start)))
+	}
 }
 
 func list(s string) []string {
