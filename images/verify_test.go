@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -467,4 +468,58 @@ func tlsServer(t *testing.T, cert tls.Certificate) string {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// Under QEMU user emulation the emulator is PID 1, and drops a SIGTERM the
+// binary has no handler for, where the binary on its own hardware exits
+// (Go's runtime exits 2): an arm64 service without a SIGTERM handler
+// passes stops here, run under the engine's init, and the report says it
+// ran emulated; one that ignores SIGTERM still fails, naming the binary.
+func TestVerifyUnderEmulation(t *testing.T) {
+	cli := docker(t)
+	testkit.NeedEmulation(t)
+	testkit.HermeticGo(t)
+	const service = "package main\n\nimport (\n\t\"net/http\"\n\t\"os/signal\"\n\t\"syscall\"\n)\n\nvar _ = signal.Ignore\nvar _ = syscall.SIGTERM\n\nfunc main() {\n\t%s\n\thttp.HandleFunc(\"/healthz\", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(\"ok\")) })\n\tpanic(http.ListenAndServe(\":8080\", nil))\n}\n"
+	for _, tc := range []struct {
+		name, setup string
+		pass        bool
+	}{
+		{"no-sigterm-handler", "", true},
+		{"ignores-sigterm", "signal.Ignore(syscall.SIGTERM)", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testkit.CopySample(t, "hello")
+			testkit.WriteFiles(t, dir, map[string]string{"main.go": fmt.Sprintf(service, tc.setup)})
+			c := sampleConfig(t, cli, dir, func(c *config.Config) {
+				c.Platforms = []config.Platform{{OS: "linux", Arch: "arm64"}}
+				c.VerifyTLS, c.VerifyHealth, c.VerifyStop = "off", "/healthz", 3*time.Second
+			})
+			if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			built, err := build.Build(context.Background(), c, io.Discard, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { removeImage(cli, built[0].Ref) })
+			var out strings.Builder
+			rep, err := verify.Verify(context.Background(), c, built[0].Ref, io.Discard, &out)
+			if rep == nil {
+				t.Fatalf("no report: %v", err)
+			}
+			if !strings.Contains(rep.Emulated, "QEMU") || !strings.Contains(out.String(), "under QEMU user emulation") {
+				t.Errorf("the report does not say it ran emulated: %q\n%s", rep.Emulated, out.String())
+			}
+			stops := findCheck(rep, "stops")
+			if tc.pass {
+				if err != nil || !stops.Pass || !strings.HasPrefix(stops.Got, "exited") {
+					t.Errorf("a service without a SIGTERM handler failed under emulation: %v\n%+v\n%s", err, stops, out.String())
+				}
+				return
+			}
+			if stops.Pass || !strings.Contains(stops.Cause, "the binary itself does not exit on SIGTERM") {
+				t.Errorf("a service that ignores SIGTERM: %+v", stops)
+			}
+		})
+	}
 }

@@ -79,10 +79,20 @@ func (r *run) stops(ctx context.Context) Check {
 		return ch
 	}
 	wall := time.Since(sent)
+	if !exited && r.emulated && !r.initPID1 {
+		// The emulator was PID 1 and drops a SIGTERM the binary has no
+		// handler for: whether the binary exits cannot be told here.
+		_, _ = r.cli.ContainerKill(context.WithoutCancel(ctx), id, client.ContainerKillOptions{Signal: "SIGKILL"})
+		ch.Got, ch.Pass = fmt.Sprintf("not judged: still running after %s under QEMU emulation, whose emulator, as PID 1, drops a SIGTERM the binary has no handler for (this engine has no init to run it under); verify on %s hardware", human.Duration(wall), r.p), true
+		return ch
+	}
 	if !exited {
 		_, _ = r.cli.ContainerKill(context.WithoutCancel(ctx), id, client.ContainerKillOptions{Signal: "SIGKILL"})
 		ch.Got = fmt.Sprintf("still running %s after SIGTERM", human.Duration(wall))
 		ch.Cause = fmt.Sprintf("stops: the service did not exit within %s of SIGTERM (still running after %s), so production kills it: handle SIGTERM (signal.NotifyContext) and shut down within %s; as PID 1 in a container it gets no default signal handling from the kernel", human.Duration(grace), human.Duration(wall), human.Duration(grace))
+		if r.initPID1 {
+			ch.Cause = fmt.Sprintf("stops: the service did not exit within %s of SIGTERM (still running after %s), although under QEMU emulation it ran under an init that forwarded the signal: the binary itself does not exit on SIGTERM: handle it (signal.NotifyContext) and shut down within %s", human.Duration(grace), human.Duration(wall), human.Duration(grace))
+		}
 		return ch
 	}
 	st, err := r.app.State(context.WithoutCancel(ctx))
@@ -92,6 +102,13 @@ func (r *run) stops(ctx context.Context) Check {
 	}
 	took := stopTime(sent, st.FinishedAt, wall)
 	ch.Got = fmt.Sprintf("exited %d after %s", st.ExitCode, human.Duration(took))
+	if took > grace && r.emulated {
+		// Emulated code runs several times slower than on its own
+		// hardware: its shutdown time says little about production's.
+		ch.Got += fmt.Sprintf(" under QEMU emulation (slower than %s hardware: the %s limit is judged natively)", r.p, human.Duration(grace))
+		ch.Pass = true
+		return ch
+	}
 	if took > grace {
 		ch.Cause = fmt.Sprintf("stops: the service took %s to exit after SIGTERM, past the %s that SLIMAGE_VERIFY_STOP allows: production kills it at %s, mid-shutdown: shut down faster, or give it (and the deployment's terminationGracePeriodSeconds) longer", human.Duration(took), human.Duration(grace), human.Duration(grace))
 		return ch

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/slimage/slimage/config"
@@ -24,7 +25,30 @@ import (
 func (r *run) start(ctx context.Context) Check {
 	c := r.c
 	ch := Check{Name: "start"}
-	app, err := r.s.run(ctx, r.ref)
+	var app *testcontainers.DockerContainer
+	var err error
+	if r.emulated {
+		// Under QEMU user emulation the emulator is PID 1, and as PID 1
+		// it drops a SIGTERM the binary has no handler for (the kernel
+		// gives PID 1 no default action), where the binary itself, on its
+		// own platform, would exit (Go's runtime exits 2). With the
+		// engine's init as PID 1, forwarding signals, what stops sees is
+		// what the binary does. Nothing else of the service depends on
+		// being PID 1.
+		init := true
+		app, err = r.s.run(ctx, r.ref, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) { hc.Init = &init }))
+		if err == nil {
+			r.initPID1 = true
+		} else if ctx.Err() == nil {
+			if app != nil {
+				terminate(app)
+			}
+			// An engine without an init: run as built.
+			app, err = r.s.run(ctx, r.ref)
+		}
+	} else {
+		app, err = r.s.run(ctx, r.ref)
+	}
 	r.app = app
 	if err != nil {
 		ch.Expected, ch.Got = "starts", "did not start"

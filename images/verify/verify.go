@@ -41,6 +41,9 @@ type Report struct {
 	Image    string         `json:"image"`
 	Platform string         `json:"platform"`
 	Size     int64          `json:"size"` // the image's, as the engine reports it
+	// Emulated says how a platform other than the engine's ran: under QEMU
+	// user emulation on the engine's platform, and whether under its init.
+	Emulated string `json:"emulated,omitempty"`
 	Passed   bool           `json:"passed"`
 	Checks   []Check        `json:"checks"`
 	Probe    *report.Report `json:"probe,omitempty"`
@@ -78,6 +81,11 @@ type run struct {
 	built   bool // the image was built from c, so c's user is what it must run as
 	app     *testcontainers.DockerContainer
 	readyAt time.Time
+	// emulated: the image's platform is not the engine's, so its binary
+	// runs under QEMU user emulation; initPID1: the service then runs
+	// under the engine's init (see start), not as PID 1 itself.
+	emulated, initPID1 bool
+	native             string // the engine's platform
 }
 
 // imageConfig is what the image's config says about running it.
@@ -119,6 +127,10 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 		}
 		sortPorts(r.image.Ports)
 	}
+	if native, err := daemon.Platform(ctx, cli); err == nil {
+		r.native = native
+		r.emulated = native != r.p.OS+"/"+r.p.Arch
+	}
 	if r.probe, err = probe.Build(ctx, r.p); err != nil {
 		if ctx.Err() != nil {
 			return nil, &interrupted{ref, ctx.Err()}
@@ -134,6 +146,12 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 
 	rep = &Report{Image: ref, Platform: r.p.String(), Size: img.Size}
 	rep.Checks, rep.Probe, err = r.checks(ctx)
+	if r.emulated {
+		rep.Emulated = "under QEMU user emulation on " + r.native
+		if r.initPID1 {
+			rep.Emulated += ", with the engine's init as PID 1 (the emulator, as PID 1, would drop a SIGTERM the binary has no handler for)"
+		}
+	}
 	terminate(r.app)
 	r.s.close(ctx.Err() != nil)
 	if ctx.Err() != nil {
@@ -309,6 +327,9 @@ func sortPorts(ports []string) {
 
 func printReport(out io.Writer, rep *Report, path string) {
 	fmt.Fprintf(out, "verify %s %s\n", rep.Image, rep.Platform)
+	if rep.Emulated != "" {
+		fmt.Fprintf(out, "  (%s)\n", rep.Emulated)
+	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  CHECK\tEXPECTED\tGOT\tRESULT")
 	for _, ch := range rep.Checks {
