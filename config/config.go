@@ -39,6 +39,10 @@ type Config struct {
 	Dist       string     // SLIMAGE_DIST: output folder
 	Version    string     // SLIMAGE_VERSION: stamped into the binary
 	VersionVar string     // SLIMAGE_VERSION_VAR: the -X target; "" stamps nothing
+	// SLIMAGE_CGO_DROPPED: what a linked package built without its cgo
+	// files does to the build: warn (a note; a known stub still fails),
+	// fail, or allow.
+	CgoDropped string
 	// SLIMAGE_DEPS_VERIFY: full (go mod verify re-hashes every module) or
 	// fast (only module folders changed since slimage last verified them);
 	// "" is full under CI=true, else fast.
@@ -124,14 +128,14 @@ type Git struct {
 
 // Default returns the settings that need no module to derive.
 func Default() *Config {
-	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
+	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", CgoDropped: "warn", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
 		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50,
 		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second}
 }
 
 // envVars names every variable ApplyEnv reads, in the order documented.
 var envVars = []string{"SLIMAGE_DIR", "SLIMAGE_MAIN", "SLIMAGE_BINARY", "SLIMAGE_PLATFORMS",
-	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
+	"SLIMAGE_DIST", "SLIMAGE_VERSION", "SLIMAGE_VERSION_VAR", "SLIMAGE_CGO_DROPPED", "SLIMAGE_DEPS_VERIFY", "SLIMAGE_IMAGE", "SLIMAGE_TZ",
 	"SLIMAGE_ZONES", "SLIMAGE_CA_BUNDLE", "SLIMAGE_EXTRA_CA", "SLIMAGE_CA_STRICT", "SLIMAGE_USER", "SLIMAGE_PORTS", "SLIMAGE_ARGS", "SLIMAGE_FILES",
 	"SLIMAGE_LABELS", "SLIMAGE_BUILDER", "SLIMAGE_PUSH", "SLIMAGE_DOCKERFILE_MODE", "SLIMAGE_GO_IMAGE", "SLIMAGE_DOCKERFILE_OUT",
 	"SLIMAGE_VERIFY_TLS", "SLIMAGE_VERIFY_HEALTH", "SLIMAGE_VERIFY_TIMEOUT", "SLIMAGE_VERIFY_GRACE", "SLIMAGE_VERIFY_MIN_ROOTS",
@@ -173,6 +177,8 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 			c.Version = v
 		case "SLIMAGE_VERSION_VAR":
 			c.VersionVar = v
+		case "SLIMAGE_CGO_DROPPED":
+			c.CgoDropped = v
 		case "SLIMAGE_DEPS_VERIFY":
 			c.DepsVerify = v
 		case "SLIMAGE_IMAGE":
@@ -314,6 +320,11 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if err := c.resolveDepsVerify(isCI()); err != nil {
 		return err
 	}
+	switch c.CgoDropped {
+	case "warn", "fail", "allow":
+	default:
+		return fmt.Errorf("check SLIMAGE_CGO_DROPPED: %q is not warn, fail or allow", c.CgoDropped)
+	}
 	if strings.ContainsAny(c.Version, " \t\n'\"") {
 		return fmt.Errorf("check SLIMAGE_VERSION: %q has spaces or quotes: use a tag-like value such as v1.2.3", c.Version)
 	}
@@ -388,13 +399,25 @@ func (c *Config) checkGoVersion() error {
 // module root when that is a main package, else the one main package under
 // cmd/; anything else is ambiguous and the error lists what it found.
 func (c *Config) resolveMain() error {
+	if err := c.findMain(); err != nil {
+		return err
+	}
+	// A main package whose files all import C builds only with cgo.
+	if _, err := packageName(filepath.Join(c.Dir, filepath.FromSlash(c.Main))); errors.Is(err, errNeedsCgo) {
+		return fmt.Errorf("check SLIMAGE_MAIN: %s needs cgo (its Go files import C): slimage builds with CGO_ENABLED=0 for a static binary: move the C parts behind a cgo build tag with a pure-Go fallback, or build it elsewhere", c.Main)
+	}
+	return nil
+}
+
+// findMain is resolveMain's search.
+func (c *Config) findMain() error {
 	if c.Main != "" {
 		rel, err := c.relPackage(c.Main)
 		if err != nil {
 			return err
 		}
 		name, err := packageName(filepath.Join(c.Dir, rel))
-		if err != nil {
+		if err != nil && !errors.Is(err, errNeedsCgo) {
 			return fmt.Errorf("check SLIMAGE_MAIN: %s: %w: name a folder of module %s that holds package main", c.Main, err, c.Module.Path)
 		}
 		if name != "main" {
@@ -403,14 +426,14 @@ func (c *Config) resolveMain() error {
 		c.Main = rel
 		return nil
 	}
-	if name, err := packageName(c.Dir); err == nil && name == "main" {
+	if name, _ := packageName(c.Dir); name == "main" {
 		c.Main = "."
 		return nil
 	}
 	cmds, _ := filepath.Glob(filepath.Join(c.Dir, "cmd", "*"))
 	var found []string
 	for _, d := range cmds {
-		if name, err := packageName(d); err == nil && name == "main" {
+		if name, _ := packageName(d); name == "main" {
 			found = append(found, "./cmd/"+filepath.Base(d))
 		}
 	}
@@ -466,7 +489,7 @@ func (c *Config) findMains() []string {
 				return filepath.SkipDir
 			}
 		}
-		if name, err := packageName(p); err == nil && name == "main" {
+		if name, _ := packageName(p); name == "main" {
 			rel, _ := filepath.Rel(c.Dir, p)
 			found = append(found, "./"+filepath.ToSlash(rel))
 		}
@@ -478,6 +501,7 @@ func (c *Config) findMains() []string {
 
 // packageName reads the package clause of the Go files in dir without
 // running the go command: this runs on every target, so it must be cheap.
+// A folder whose files all need cgo gives its name and errNeedsCgo.
 func packageName(dir string) (string, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return "", errors.New("no such folder")
@@ -485,15 +509,21 @@ func packageName(dir string) (string, error) {
 	ctx := build.Default
 	ctx.CgoEnabled = false
 	p, err := ctx.ImportDir(dir, build.ImportComment)
-	if err != nil {
-		var noGo *build.NoGoError
-		if errors.As(err, &noGo) {
-			return "", errors.New("no Go files there")
+	var noGo *build.NoGoError
+	if errors.As(err, &noGo) {
+		ctx.CgoEnabled = true
+		if p, cgoErr := ctx.ImportDir(dir, build.ImportComment); cgoErr == nil && len(p.CgoFiles) > 0 {
+			return p.Name, errNeedsCgo
 		}
+		return "", errors.New("no Go files there")
+	}
+	if err != nil {
 		return "", err
 	}
 	return p.Name, nil
 }
+
+var errNeedsCgo = errors.New("needs cgo")
 
 // binaryName follows the go command: a command is named after its folder,
 // or for the module root after the module path's last element, without a
@@ -568,6 +598,7 @@ func (c *Config) String() string {
 		stamp = "no version stamp"
 	}
 	row("SLIMAGE_VERSION_VAR", c.VersionVar, stamp)
+	row("SLIMAGE_CGO_DROPPED", c.CgoDropped, "")
 	row("SLIMAGE_DEPS_VERIFY", c.DepsVerify, "")
 	goNote := "GOTOOLCHAIN=" + c.GoEnv.GOTOOLCHAIN + optional(", GOFLAGS=", c.GoEnv.GOFLAGS)
 	if c.Vendor {

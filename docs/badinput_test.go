@@ -65,6 +65,7 @@ var badInputs = []badInput{
 	{"go.mod", "a newer Go than this one, with GOTOOLCHAIN=local", env("GOTOOLCHAIN=local"), write(map[string]string{"go.mod": "module example.com/hello\n\ngo 1.99\n"})},
 	{"SLIMAGE_MAIN", "a folder with no main package", env("SLIMAGE_MAIN=./internal"), write(map[string]string{"internal/x.go": "package internal\n"})},
 	{"SLIMAGE_MAIN", "a folder that does not exist", env("SLIMAGE_MAIN=./cmd/api"), nil},
+	{"SLIMAGE_MAIN", "a main package whose files import C", env("SLIMAGE_MAIN=./cmd/cgo"), write(map[string]string{"cmd/cgo/main.go": "package main\n\n// int answer(void) { return 42; }\nimport \"C\"\n\nfunc main() { println(C.answer()) }\n"})},
 	{"SLIMAGE_BINARY", "a path, not a name", env("SLIMAGE_BINARY=bin/api"), nil},
 	{"SLIMAGE_PLATFORMS", "an architecture Go does not know", env("SLIMAGE_PLATFORMS=linux/amd65"), nil},
 	{"SLIMAGE_PLATFORMS", "no architecture", env("SLIMAGE_PLATFORMS=linux"), nil},
@@ -74,6 +75,7 @@ var badInputs = []badInput{
 	{"SLIMAGE_VERSION", "spaces", env("SLIMAGE_VERSION=1.2 beta"), nil},
 	{"SLIMAGE_VERSION_VAR", "not importpath.name", env("SLIMAGE_VERSION_VAR=version"), nil},
 	{"SLIMAGE_DEPS_VERIFY", "neither full nor fast", env("SLIMAGE_DEPS_VERIFY=sometimes"), nil},
+	{"SLIMAGE_CGO_DROPPED", "neither warn, fail nor allow", env("SLIMAGE_CGO_DROPPED=ignore"), nil},
 	// The image.
 	{"SLIMAGE_IMAGE", "upper case and two colons", env("SLIMAGE_IMAGE=Hello/World::x"), nil},
 	{"SLIMAGE_IMAGE", "a digest", env("SLIMAGE_IMAGE=hello@sha256:" + strings.Repeat("a", 64)), nil},

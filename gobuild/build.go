@@ -24,6 +24,10 @@ type Artifact struct {
 	Platform config.Platform
 	Path     string
 	Size     int64
+	// CgoDropped are the linked packages built without their cgo files
+	// (see droppedCgo); Notes say so, where they do not fail the build.
+	CgoDropped []CgoDropped
+	Notes      []string
 }
 
 // Build cross-compiles c.Main for every platform in c.Platforms into
@@ -39,6 +43,9 @@ func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, erro
 		l.End("")
 		if err != nil {
 			return arts, err
+		}
+		for _, n := range a.Notes {
+			fmt.Fprintln(w, n)
 		}
 		fmt.Fprintf(w, "build %-14s %s  %s\n", p, human.Path(a.Path), human.Size(a.Size))
 		arts = append(arts, a)
@@ -96,8 +103,11 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
 	flags := Flags(c)
 	inputs := readBuildInputs(c, out, append(slices.Clip(flags), c.Main), env)
-	if fi, ok := inputs.unchanged(out); ok {
-		return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
+	if fi, rec, ok := inputs.unchanged(out); ok {
+		a := Artifact{Platform: p, Path: out, Size: fi.Size(), CgoDropped: rec.CgoDropped}
+		notes, err := judgeCgo(c, p, a.CgoDropped)
+		a.Notes = notes
+		return a, err
 	}
 	if err := outdir.MkdirAll(c.Dist, filepath.Dir(out)); err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
@@ -107,11 +117,32 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	if err := copyFile(out, tmp); err != nil {
 		os.Remove(tmp) // no previous output: the go command builds from scratch
 	}
+	// Which linked packages lose their cgo files is asked while the go
+	// command builds (it reads what the build reads, and costs it nothing).
+	type cgoAnswer struct {
+		dropped []CgoDropped
+		err     error
+	}
+	cgo := make(chan cgoAnswer, 1)
+	go func() {
+		d, err := droppedCgo(ctx, c, p)
+		cgo <- cgoAnswer{d, err}
+	}()
 	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, tmp, flags, []string{c.Main}, 0, l); err != nil {
+		<-cgo
 		return Artifact{}, buildError(ctx, c, p, err)
 	}
 	if err := CheckBinary(tmp, p); err != nil {
+		<-cgo
 		return Artifact{}, fmt.Errorf("build %s: %s %w", p, human.Path(out), err)
+	}
+	answer := <-cgo
+	if answer.err != nil {
+		return Artifact{}, buildError(ctx, c, p, answer.err)
+	}
+	notes, err := judgeCgo(c, p, answer.dropped)
+	if err != nil {
+		return Artifact{}, err
 	}
 	// An unchanged binary keeps its file (and so its identity on disk): the
 	// image step sees at a stat that nothing needs restaging.
@@ -124,8 +155,8 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	if err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
 	}
-	inputs.remember(out)
-	return Artifact{Platform: p, Path: out, Size: fi.Size()}, nil
+	inputs.remember(out, answer.dropped)
+	return Artifact{Platform: p, Path: out, Size: fi.Size(), CgoDropped: answer.dropped, Notes: notes}, nil
 }
 
 // buildError explains a failed build. The usual surprise with CGO_ENABLED=0

@@ -26,6 +26,8 @@ import (
 type buildRecord struct {
 	Inputs string    `json:"inputs"`
 	Output fileStamp `json:"output"`
+	// What the build found, for an unchanged build to say again.
+	CgoDropped []CgoDropped `json:"cgoDropped,omitempty"`
 }
 
 // maxTreeEntries bounds the walk: a larger tree (a monorepo, a node_modules
@@ -108,28 +110,28 @@ func readBuildInputs(c *config.Config, out string, args, env []string) buildInpu
 
 // unchanged reports whether the last build's record holds for these inputs
 // and the binary it left is still there, as it left it.
-func (in buildInputs) unchanged(out string) (fs.FileInfo, bool) {
+func (in buildInputs) unchanged(out string) (fs.FileInfo, buildRecord, bool) {
+	var rec buildRecord
 	if in.digest == "" {
-		return nil, false
+		return nil, rec, false
 	}
 	data, err := os.ReadFile(in.record)
 	if err != nil {
-		return nil, false
+		return nil, rec, false
 	}
-	var rec buildRecord
 	if json.Unmarshal(data, &rec) != nil || rec.Inputs != in.digest {
-		return nil, false
+		return nil, rec, false
 	}
 	fi, err := os.Stat(out)
 	if err != nil || stampOf("", fi) != rec.Output {
-		return nil, false
+		return nil, rec, false
 	}
-	return fi, true
+	return fi, rec, true
 }
 
 // remember records a build that succeeded; an input written during (or
 // just before) the build leaves the old record removed instead.
-func (in buildInputs) remember(out string) {
+func (in buildInputs) remember(out string, dropped []CgoDropped) {
 	os.Remove(in.record)
 	if in.digest == "" || in.racy {
 		return
@@ -138,7 +140,7 @@ func (in buildInputs) remember(out string) {
 	if err != nil {
 		return
 	}
-	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi)})
+	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi), CgoDropped: dropped})
 	if err == nil {
 		atomicfile.Write(in.record, data, 0o644)
 	}
