@@ -38,7 +38,7 @@ type Config struct {
 	Platforms  []Platform // SLIMAGE_PLATFORMS: comma list of os/arch[/variant]
 	Dist       string     // SLIMAGE_DIST: output folder
 	Version    string     // SLIMAGE_VERSION: stamped into the binary
-	VersionVar string     // SLIMAGE_VERSION_VAR: the -X target; "" stamps nothing
+	VersionVar string     // SLIMAGE_VERSION_VAR: -X targets, "main.version" or "main.commit={{commit}},…" (see Stamps); "" stamps nothing
 	// SLIMAGE_CGO_DROPPED: what a linked package built without its cgo
 	// files does to the build: warn (a note; a known stub still fails),
 	// fail, or allow.
@@ -309,8 +309,8 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if err := c.checkBuildOutputs(); err != nil {
 		return fmt.Errorf("check SLIMAGE_DIST: %w", err)
 	}
-	if c.VersionVar != "" && (!strings.Contains(c.VersionVar, ".") || strings.ContainsAny(c.VersionVar, " \t'\"=")) {
-		return fmt.Errorf("check SLIMAGE_VERSION_VAR: %q is not an -X target: write importpath.name, e.g. main.version (or set it empty to stamp nothing)", c.VersionVar)
+	if _, err := c.Stamps(); err != nil {
+		return err
 	}
 	facts := <-git
 	c.Git = facts.Git

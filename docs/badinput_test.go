@@ -74,6 +74,7 @@ var badInputs = []badInput{
 	{"SLIMAGE_DIST", "a file where slimage writes the OCI layout", env("SLIMAGE_DIST=/src/hello"), write(map[string]string{"oci": "mine\n"})},
 	{"SLIMAGE_VERSION", "spaces", env("SLIMAGE_VERSION=1.2 beta"), nil},
 	{"SLIMAGE_VERSION_VAR", "not importpath.name", env("SLIMAGE_VERSION_VAR=version"), nil},
+	{"SLIMAGE_VERSION_VAR", "a field slimage does not know", env("SLIMAGE_VERSION_VAR=main.version={{tag}}"), nil},
 	{"SLIMAGE_DEPS_VERIFY", "neither full nor fast", env("SLIMAGE_DEPS_VERIFY=sometimes"), nil},
 	{"SLIMAGE_CGO_DROPPED", "neither warn, fail nor allow", env("SLIMAGE_CGO_DROPPED=ignore"), nil},
 	// The image.

@@ -24,10 +24,10 @@ type Artifact struct {
 	Platform config.Platform
 	Path     string
 	Size     int64
-	// CgoDropped are the linked packages built without their cgo files
-	// (see droppedCgo); Notes say so, where they do not fail the build.
-	CgoDropped []CgoDropped
-	Notes      []string
+	// Linked is what the build found in what it linked (see readLinked);
+	// Notes say it, where it does not fail the build.
+	Linked Linked
+	Notes  []string
 }
 
 // Build cross-compiles c.Main for every platform in c.Platforms into
@@ -68,8 +68,9 @@ func OutputPath(c *config.Config, p config.Platform) string {
 // sources skip the link (~0.2 s here), where -buildid= relinks every time.
 func Flags(c *config.Config) []string {
 	ldflags := "-s -w"
-	if c.VersionVar != "" {
-		ldflags += " -X " + c.VersionVar + "=" + c.Version
+	stamps, _ := c.Stamps() // checked when the configuration was read
+	for _, s := range stamps {
+		ldflags += " -X " + s.Var + "=" + s.Value(c)
 	}
 	// Passed straight to exec, never through a shell or mage's sh (which
 	// would expand $VAR in the version).
@@ -104,8 +105,8 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	flags := Flags(c)
 	inputs := readBuildInputs(c, out, append(slices.Clip(flags), c.Main), env)
 	if fi, rec, ok := inputs.unchanged(out); ok {
-		a := Artifact{Platform: p, Path: out, Size: fi.Size(), CgoDropped: rec.CgoDropped}
-		notes, err := judgeCgo(c, p, a.CgoDropped)
+		a := Artifact{Platform: p, Path: out, Size: fi.Size(), Linked: rec.Linked}
+		notes, err := judgeLinked(c, p, a.Linked)
 		a.Notes = notes
 		return a, err
 	}
@@ -117,30 +118,30 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	if err := copyFile(out, tmp); err != nil {
 		os.Remove(tmp) // no previous output: the go command builds from scratch
 	}
-	// Which linked packages lose their cgo files is asked while the go
-	// command builds (it reads what the build reads, and costs it nothing).
-	type cgoAnswer struct {
-		dropped []CgoDropped
-		err     error
+	// What the binary links is asked while the go command builds it (the
+	// go command then reads what the build reads: it costs next to nothing).
+	type linkedAnswer struct {
+		linked Linked
+		err    error
 	}
-	cgo := make(chan cgoAnswer, 1)
+	linked := make(chan linkedAnswer, 1)
 	go func() {
-		d, err := droppedCgo(ctx, c, p)
-		cgo <- cgoAnswer{d, err}
+		l, err := readLinked(ctx, c, p)
+		linked <- linkedAnswer{l, err}
 	}()
 	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, tmp, flags, []string{c.Main}, 0, l); err != nil {
-		<-cgo
+		<-linked
 		return Artifact{}, buildError(ctx, c, p, err)
 	}
 	if err := CheckBinary(tmp, p); err != nil {
-		<-cgo
+		<-linked
 		return Artifact{}, fmt.Errorf("build %s: %s %w", p, human.Path(out), err)
 	}
-	answer := <-cgo
+	answer := <-linked
 	if answer.err != nil {
 		return Artifact{}, buildError(ctx, c, p, answer.err)
 	}
-	notes, err := judgeCgo(c, p, answer.dropped)
+	notes, err := judgeLinked(c, p, answer.linked)
 	if err != nil {
 		return Artifact{}, err
 	}
@@ -155,8 +156,8 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 	if err != nil {
 		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
 	}
-	inputs.remember(out, answer.dropped)
-	return Artifact{Platform: p, Path: out, Size: fi.Size(), CgoDropped: answer.dropped, Notes: notes}, nil
+	inputs.remember(out, answer.linked)
+	return Artifact{Platform: p, Path: out, Size: fi.Size(), Linked: answer.linked, Notes: notes}, nil
 }
 
 // buildError explains a failed build. The usual surprise with CGO_ENABLED=0

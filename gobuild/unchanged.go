@@ -27,7 +27,7 @@ type buildRecord struct {
 	Inputs string    `json:"inputs"`
 	Output fileStamp `json:"output"`
 	// What the build found, for an unchanged build to say again.
-	CgoDropped []CgoDropped `json:"cgoDropped,omitempty"`
+	Linked Linked `json:"linked"`
 }
 
 // maxTreeEntries bounds the walk: a larger tree (a monorepo, a node_modules
@@ -131,7 +131,7 @@ func (in buildInputs) unchanged(out string) (fs.FileInfo, buildRecord, bool) {
 
 // remember records a build that succeeded; an input written during (or
 // just before) the build leaves the old record removed instead.
-func (in buildInputs) remember(out string, dropped []CgoDropped) {
+func (in buildInputs) remember(out string, linked Linked) {
 	os.Remove(in.record)
 	if in.digest == "" || in.racy {
 		return
@@ -140,7 +140,7 @@ func (in buildInputs) remember(out string, dropped []CgoDropped) {
 	if err != nil {
 		return
 	}
-	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi), CgoDropped: dropped})
+	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi), Linked: linked})
 	if err == nil {
 		atomicfile.Write(in.record, data, 0o644)
 	}

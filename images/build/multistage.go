@@ -49,7 +49,12 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if !sp.AllZones {
 		sp.Zones = c.Zones
 	}
-	ms := spec.MultistageSpec{Spec: sp, GoImage: c.GoImage, Main: c.Main, VersionVar: c.VersionVar,
+	stamps, _ := c.Stamps() // checked when the configuration was read
+	var xs []string
+	for _, s := range stamps {
+		xs = append(xs, s.Var+"="+s.BuildArgValue())
+	}
+	ms := spec.MultistageSpec{Spec: sp, GoImage: c.GoImage, Main: c.Main, Stamps: xs,
 		ModFlag: "-mod=readonly", DockerfilePath: filepath.ToSlash(relDockerfile), IgnorePath: filepath.ToSlash(relDockerfile) + ".dockerignore"}
 	if c.Vendor {
 		ms.ModFlag = "-mod=vendor"

@@ -15,7 +15,7 @@ type MultistageSpec struct {
 	GoImage    string // the builder stage's image, golang:<version> by default
 	Main       string // ./cmd/api
 	ModFlag    string // -mod=readonly or -mod=vendor
-	VersionVar string // -X target, "" for none
+	Stamps     []string // -X var=value pairs, the values made of the build arguments VERSION, REVISION, CREATED
 	NoGoSum    bool   // the module has no go.sum (no dependencies): copy go.mod alone
 	// Trust is the CA file slimage writes beside the Dockerfile (relative to
 	// the module root) from SLIMAGE_CA_BUNDLE or SLIMAGE_EXTRA_CA; "" keeps

@@ -80,7 +80,7 @@ func TestRenderMultistage(t *testing.T) {
 				"org.opencontainers.image.revision": "0123456789abcdef0123456789abcdef01234567",
 				"org.opencontainers.image.created":  "2026-01-02T03:04:05Z",
 			}},
-		GoImage: "golang:1.24", Main: ".", ModFlag: "-mod=readonly", VersionVar: "main.version",
+		GoImage: "golang:1.24", Main: ".", ModFlag: "-mod=readonly", Stamps: []string{"main.version=${VERSION}", "main.commit=${REVISION}", "main.date=${CREATED}"},
 		Copies:         []string{"conf.yaml /app/conf.yaml"},
 		DockerfilePath: "dist/image/Dockerfile.multistage", IgnorePath: "dist/image/Dockerfile.multistage.dockerignore",
 	}

@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -437,13 +436,8 @@ func Labels(c *config.Config) map[string]string {
 	if c.Git.Revision != "" {
 		l["org.opencontainers.image.revision"] = c.Git.Revision
 	}
-	created, ok := c.Git.CommitTime, c.Git.Revision != ""
-	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
-		sec, err := strconv.ParseInt(epoch, 10, 64)
-		created, ok = sec, err == nil
-	}
-	if ok {
-		l["org.opencontainers.image.created"] = time.Unix(created, 0).UTC().Format(time.RFC3339)
+	if created, ok := c.CommitTime(); ok {
+		l["org.opencontainers.image.created"] = created.Format(time.RFC3339)
 	}
 	// The user's: config refused any key of slimage's they did not say
 	// should win.

@@ -28,7 +28,9 @@ COPY go.mod go.sum ./
 RUN go mod download && go mod verify
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -mod=readonly -ldflags="-s -w -X main.version=${VERSION}" -o /out/hello .
+ARG REVISION
+ARG CREATED
+RUN CGO_ENABLED=0 go build -trimpath -mod=readonly -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${REVISION} -X main.date=${CREATED}" -o /out/hello .
 FROM scratch
 ARG VERSION=dev
 ARG REVISION

@@ -3,6 +3,8 @@ package gobuild_test
 import (
 	"bytes"
 	"context"
+	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -44,7 +46,7 @@ func TestBuildNamesCgoLeftOut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := cgoModule(t, tc.path)
-			c := resolve(t, dir, func(c *config.Config) { c.CgoDropped = tc.setting; c.Platforms = []config.Platform{{OS: "linux", Arch: "amd64"}} })
+			c := resolve(t, dir, func(c *config.Config) { c.CgoDropped, c.VersionVar = tc.setting, ""; c.Platforms = []config.Platform{{OS: "linux", Arch: "amd64"}} })
 			for _, run := range []string{"first", "unchanged"} {
 				var out bytes.Buffer
 				_, err := gobuild.Build(context.Background(), c, &out)
@@ -60,5 +62,55 @@ func TestBuildNamesCgoLeftOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// SLIMAGE_VERSION_VAR stamps several variables with what slimage knows of
+// the commit (the date is the commit's, so the binary stays reproducible),
+// and each target that sets nothing is named, with why.
+func TestVersionStamps(t *testing.T) {
+	testkit.HermeticGo(t)
+	dir := t.TempDir()
+	testkit.WriteFiles(t, dir, map[string]string{
+		"go.mod": "module example.com/stamped\n\ngo 1.22\n",
+		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/stamped/internal/build\"\n)\n\nvar version = \"dev\"\n\nvar commit string\n\nvar stamp = stampOf()\n\nfunc stampOf() string { return \"computed\" }\n\nfunc main() { fmt.Println(version, commit, build.Date, stamp) }\n",
+		"internal/build/build.go": "package build\n\nvar Date = \"unknown\"\n",
+	})
+	t.Setenv("SOURCE_DATE_EPOCH", "1767225600") // 2026-01-01T00:00:00Z
+	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "one"}} {
+		git := exec.Command("git", args...)
+		git.Dir = dir
+		testkit.Run(t, git)
+	}
+	rev := exec.Command("git", "rev-parse", "HEAD")
+	rev.Dir = dir
+	commit := strings.TrimSpace(testkit.Run(t, rev))
+	c := resolve(t, dir, func(c *config.Config) {
+		c.Version = "v1.2.3"
+		c.VersionVar = "main.version,main.commit={{commit}},example.com/stamped/internal/build.Date={{date}},main.stamp,main.missing,example.com/other.V"
+		c.Platforms = []config.Platform{{OS: "linux", Arch: runtime.GOARCH}}
+	})
+	var out bytes.Buffer
+	arts, err := gobuild.Build(context.Background(), c, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := exec.Command(arts[0].Path).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "v1.2.3 " + commit + " 2026-01-01T00:00:00Z v1.2.3\n"; string(got) != want {
+		t.Errorf("the binary prints %q, want %q", got, want)
+	}
+	for _, note := range []string{
+		"note: -X main.missing sets nothing: package main declares no string variable missing",
+		"note: -X example.com/other.V sets nothing: the binary links no package example.com/other",
+	} {
+		if !strings.Contains(out.String(), note) {
+			t.Errorf("the build did not say %q:\n%s", note, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "-X main.version sets") || strings.Contains(out.String(), "internal/build.Date sets") {
+		t.Errorf("a target that lands was named:\n%s", out.String())
 	}
 }
