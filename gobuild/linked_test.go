@@ -18,11 +18,11 @@ import (
 func cgoModule(t *testing.T, path string) string {
 	dir := t.TempDir()
 	testkit.WriteFiles(t, dir, map[string]string{
-		"go.mod":  "module example.com/db\n\ngo 1.22\n\nrequire " + path + " v1.0.0\n\nreplace " + path + " => ./lib\n",
-		"main.go": "package main\n\nimport _ \"" + path + "\"\n\nfunc main() {}\n",
-		"lib/go.mod": "module " + path + "\n\ngo 1.22\n",
-		"lib/driver_cgo.go": "//go:build cgo\n\npackage lib\n\n// int answer(void) { return 42; }\nimport \"C\"\n\nfunc Answer() int { return int(C.answer()) }\n",
-		"lib/driver_stub.go": "//go:build !cgo\n\npackage lib\n\nfunc Answer() int { panic(\"requires cgo: this is a stub\") }\n",
+		"go.mod":                 "module example.com/db\n\ngo 1.22\n\nrequire " + path + " v1.0.0\n\nreplace " + path + " => ./lib\n",
+		"main.go":                "package main\n\nimport _ \"" + path + "\"\n\nfunc main() {}\n",
+		"lib/go.mod":             "module " + path + "\n\ngo 1.22\n",
+		"lib/driver_cgo.go":      "//go:build cgo\n\npackage lib\n\n// int answer(void) { return 42; }\nimport \"C\"\n\nfunc Answer() int { return int(C.answer()) }\n",
+		"lib/driver_stub.go":     "//go:build !cgo\n\npackage lib\n\nfunc Answer() int { panic(\"requires cgo: this is a stub\") }\n",
 		"lib/driver_cgo_test.go": "//go:build cgo\n\npackage lib\n",
 	})
 	return dir
@@ -46,7 +46,10 @@ func TestBuildNamesCgoLeftOut(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := cgoModule(t, tc.path)
-			c := resolve(t, dir, func(c *config.Config) { c.CgoDropped, c.VersionVar = tc.setting, ""; c.Platforms = []config.Platform{{OS: "linux", Arch: "amd64"}} })
+			c := resolve(t, dir, func(c *config.Config) {
+				c.CgoDropped, c.VersionVar = tc.setting, ""
+				c.Platforms = []config.Platform{{OS: "linux", Arch: "amd64"}}
+			})
 			for _, run := range []string{"first", "unchanged"} {
 				var out bytes.Buffer
 				_, err := gobuild.Build(context.Background(), c, &out)
@@ -72,8 +75,8 @@ func TestVersionStamps(t *testing.T) {
 	testkit.HermeticGo(t)
 	dir := t.TempDir()
 	testkit.WriteFiles(t, dir, map[string]string{
-		"go.mod": "module example.com/stamped\n\ngo 1.22\n",
-		"main.go": "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/stamped/internal/build\"\n)\n\nvar version = \"dev\"\n\nvar commit string\n\nvar stamp = stampOf()\n\nfunc stampOf() string { return \"computed\" }\n\nfunc main() { fmt.Println(version, commit, build.Date, stamp) }\n",
+		"go.mod":                  "module example.com/stamped\n\ngo 1.22\n",
+		"main.go":                 "package main\n\nimport (\n\t\"fmt\"\n\n\t\"example.com/stamped/internal/build\"\n)\n\nvar version = \"dev\"\n\nvar commit string\n\nvar stamp = stampOf()\n\nfunc stampOf() string { return \"computed\" }\n\nfunc main() { fmt.Println(version, commit, build.Date, stamp) }\n",
 		"internal/build/build.go": "package build\n\nvar Date = \"unknown\"\n",
 	})
 	t.Setenv("SOURCE_DATE_EPOCH", "1767225600") // 2026-01-01T00:00:00Z

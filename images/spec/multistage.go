@@ -11,12 +11,12 @@ import (
 // MultistageSpec is what the self-contained Dockerfile says: the scratch
 // image's Spec, plus how to build the binary inside Docker.
 type MultistageSpec struct {
-	Spec       Spec
-	GoImage    string // the builder stage's image, golang:<version> by default
-	Main       string // ./cmd/api
-	ModFlag    string // -mod=readonly or -mod=vendor
-	Stamps     []string // -X var=value pairs, the values made of the build arguments VERSION, REVISION, CREATED
-	NoGoSum    bool   // the module has no go.sum (no dependencies): copy go.mod alone
+	Spec    Spec
+	GoImage string   // the builder stage's image, golang:<version> by default
+	Main    string   // ./cmd/api
+	ModFlag string   // -mod=readonly or -mod=vendor
+	Stamps  []string // -X var=value pairs, the values made of the build arguments VERSION, REVISION, CREATED
+	NoGoSum bool     // the module has no go.sum (no dependencies): copy go.mod alone
 	// Trust is the CA file slimage writes beside the Dockerfile (relative to
 	// the module root) from SLIMAGE_CA_BUNDLE or SLIMAGE_EXTRA_CA; "" keeps
 	// the builder image's bundle as it is. TrustReplaces: it is the whole

@@ -38,12 +38,12 @@ type Check = report.Check
 // Report is the result for one platform of an image, as written to
 // dist/verify/<os>_<arch>.json.
 type Report struct {
-	Image    string         `json:"image"`
-	Platform string         `json:"platform"`
-	Size     int64          `json:"size"` // the image's, as the engine reports it
+	Image    string `json:"image"`
+	Platform string `json:"platform"`
+	Size     int64  `json:"size"` // the image's, as the engine reports it
 	// Emulated says how a platform other than the engine's ran: under QEMU
 	// user emulation on the engine's platform, and whether under its init.
-	Emulated string `json:"emulated,omitempty"`
+	Emulated string         `json:"emulated,omitempty"`
 	Passed   bool           `json:"passed"`
 	Checks   []Check        `json:"checks"`
 	Probe    *report.Report `json:"probe,omitempty"`
