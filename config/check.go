@@ -2,19 +2,14 @@ package config
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/slimage/slimage/internal/trust"
-	"github.com/slimage/slimage/internal/userfile"
 )
 
 // The checks here run before any work (Resolve, and CheckImageInputs for
@@ -118,96 +113,6 @@ func (c *Config) CheckImageInputs(ctx context.Context) (notes []string, err erro
 // Trust is what the trust settings say, for package trust.
 func (c *Config) Trust() trust.Settings {
 	return trust.Settings{Bundle: c.CABundle, Extra: c.ExtraCA, Strict: c.CAStrict}
-}
-
-// DataDir is the conventional folder, at the module root, whose contents
-// are copied beside the binary (AppDir) with no configuration.
-const DataDir = "slimage-data"
-
-// AppDir is where the binary and its run-time files live in the image.
-const AppDir = "/app"
-
-// RuntimeFile is one file copied into the image: its source as the user
-// named it, its absolute path, and its destination in the image.
-type RuntimeFile struct{ Src, Abs, Dst string }
-
-// RuntimeFiles lists SLIMAGE_FILES and the slimage-data/ folder's files.
-// Each must be a regular file inside the module, symbolic links followed:
-// an image is often pushed from CI, where a link in a pull request's
-// slimage-data/ to the runner's files must not copy them in.
-func (c *Config) RuntimeFiles() ([]RuntimeFile, error) {
-	root, err := filepath.EvalSymlinks(c.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("check SLIMAGE_DIR: %w", err)
-	}
-	inside := func(setting, src, abs string) error {
-		real, err := filepath.EvalSymlinks(abs)
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("check %s: %s (%s) does not exist: fix the path, relative to %s", setting, src, abs, c.Dir)
-		}
-		if err != nil {
-			return fmt.Errorf("check %s: %s: %v: fix the path or the links it goes through", setting, src, errors.Unwrap(err))
-		}
-		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			leads := ""
-			if real != abs {
-				leads = ", a link to " + real + ","
-			}
-			return fmt.Errorf("check %s: %s%s is outside module %s (%s): run-time files come from the module; copy it in", setting, src, leads, c.Module.Path, c.Dir)
-		}
-		fi, err := os.Stat(real)
-		switch {
-		case err == nil && fi.IsDir() && setting == "SLIMAGE_FILES":
-			return fmt.Errorf("check SLIMAGE_FILES: %s is a folder: list its files, or put them in %s/", src, DataDir)
-		case err == nil && fi.IsDir(): // in slimage-data/, where folders are walked: a link
-			return fmt.Errorf("check %s/: %s is a link to a folder: put the files themselves in %s/", DataDir, src, DataDir)
-		case err == nil:
-			err = userfile.Kind(fi)
-		}
-		if err != nil {
-			return fmt.Errorf("check %s: %s %v: only regular files go into the image", setting, src, err)
-		}
-		return nil
-	}
-	var out []RuntimeFile
-	for _, f := range c.Files {
-		src, dst, _ := strings.Cut(f, ":")
-		abs := src
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(c.Dir, src)
-		}
-		if err := inside("SLIMAGE_FILES", src, abs); err != nil {
-			return nil, err
-		}
-		dst = path.Clean(dst)
-		if bin := path.Join(AppDir, c.Binary); dst == bin {
-			return nil, fmt.Errorf("check SLIMAGE_FILES: %s would replace the binary at %s: pick another destination", src, bin)
-		}
-		out = append(out, RuntimeFile{Src: src, Abs: abs, Dst: dst})
-	}
-	data := filepath.Join(c.Dir, DataDir)
-	err = filepath.WalkDir(data, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(data, p)
-		src := filepath.ToSlash(filepath.Join(DataDir, rel))
-		if d.IsDir() {
-			return nil
-		}
-		if err := inside(DataDir+"/", src, p); err != nil {
-			return err
-		}
-		out = append(out, RuntimeFile{Src: src, Abs: p, Dst: path.Join(AppDir, filepath.ToSlash(rel))})
-		return nil
-	})
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		if strings.HasPrefix(err.Error(), "check ") {
-			return nil, err
-		}
-		return nil, fmt.Errorf("check %s/: read %s: %w", DataDir, data, err)
-	}
-	return out, nil
 }
 
 // Health is what SLIMAGE_VERIFY_HEALTH asks: the HTTP path that must answer

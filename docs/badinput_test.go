@@ -115,7 +115,17 @@ var badInputs = []badInput{
 		os.Symlink("/etc/passwd", filepath.Join(mod, "conf.yaml"))
 		return nil
 	}},
-	{"SLIMAGE_FILES", "a folder", env("SLIMAGE_FILES=ui:/app/ui"), write(map[string]string{"ui/index.html": "<p>\n"})},
+	{"SLIMAGE_FILES", "a folder holding a named pipe", env("SLIMAGE_FILES=ui:/app/ui"), func(t *testing.T, mod string) []string {
+		testkit.WriteFiles(t, mod, map[string]string{"ui/index.html": "<p>\n"})
+		testkit.Mkfifo(t, filepath.Join(mod, "ui", "events"))
+		return nil
+	}},
+	{"SLIMAGE_FILES", "a folder with a link back into itself", env("SLIMAGE_FILES=ui:/app/ui"), func(t *testing.T, mod string) []string {
+		testkit.WriteFiles(t, mod, map[string]string{"ui/index.html": "<p>\n"})
+		os.Symlink("..", filepath.Join(mod, "ui", "up"))
+		return nil
+	}},
+	{"SLIMAGE_FILES", "two files at one destination", env("SLIMAGE_FILES=conf.yaml:/app/conf.yaml,prod.yaml:/app/conf.yaml"), write(map[string]string{"conf.yaml": "a: 1\n", "prod.yaml": "a: 2\n"})},
 	{"SLIMAGE_FILES", "a named pipe", env("SLIMAGE_FILES=events:/app/events"), func(t *testing.T, mod string) []string {
 		testkit.Mkfifo(t, filepath.Join(mod, "events"))
 		return nil
@@ -126,10 +136,10 @@ var badInputs = []badInput{
 		os.Symlink("/etc/passwd", filepath.Join(mod, "slimage-data", "host"))
 		return nil
 	}},
-	{"slimage-data/", "a link to a folder", nil, func(t *testing.T, mod string) []string {
-		testkit.WriteFiles(t, mod, map[string]string{"assets/a.css": "p{}\n"})
+	{"slimage-data/", "a link to a folder out of the module", nil, func(t *testing.T, mod string) []string {
+		testkit.WriteFiles(t, filepath.Dir(mod), map[string]string{"shared/a.css": "p{}\n"})
 		os.MkdirAll(filepath.Join(mod, "slimage-data"), 0o755)
-		os.Symlink(filepath.Join(mod, "assets"), filepath.Join(mod, "slimage-data", "assets"))
+		os.Symlink(filepath.Join(filepath.Dir(mod), "shared"), filepath.Join(mod, "slimage-data", "assets"))
 		return nil
 	}},
 	{"slimage-data/", "a named pipe", nil, func(t *testing.T, mod string) []string {

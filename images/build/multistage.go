@@ -66,8 +66,18 @@ func WriteMultistage(ctx context.Context, c *config.Config) (*Multistage, error)
 	if err != nil {
 		return nil, err
 	}
+	root, err := filepath.EvalSymlinks(c.Dir)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range files {
-		ms.Copies = append(ms.Copies, f.Src+" "+f.Dst)
+		// The file itself, by its path in the module (the build context),
+		// not a link to it: COPY copies a link as a link.
+		rel, err := filepath.Rel(root, f.Abs)
+		if err != nil {
+			return nil, err
+		}
+		ms.Copies = append(ms.Copies, filepath.ToSlash(rel)+" "+f.Dst)
 	}
 	// A folder made under the output folder is slimage's (see outdir).
 	if err := outdir.MkdirAll(c.Dist, filepath.Dir(out)); err != nil {

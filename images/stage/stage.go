@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -176,7 +177,9 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	}
 	sort.Strings(sp.Zones)
 	for _, f := range in.files {
-		sp.Files = append(sp.Files, f.Src+" -> "+f.Dst)
+		if !slices.Contains(sp.Files, f.Entry) {
+			sp.Files = append(sp.Files, f.Entry)
+		}
 	}
 	dockerfile, err := spec.RenderDockerfile(sp)
 	if err != nil {
