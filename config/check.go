@@ -2,7 +2,9 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -60,16 +62,20 @@ func (c *Config) checkUser() error {
 // vulncheck reports and SLIMAGE_VULN_ALLOW is compared with.
 var vulnID = regexp.MustCompile(`^GO-\d{4}-\d{4,}$`)
 
-// checkVuln checks SLIMAGE_VULN_DB (https://, or file:// for a local copy;
-// a database read over plain http could be altered on the way) and the
-// IDs of SLIMAGE_VULN_ALLOW.
-func (c *Config) checkVuln() error {
+// checkVulnDB checks SLIMAGE_VULN_DB: https://, or file:// for a local
+// copy (a database read over plain http could be altered on the way).
+func (c *Config) checkVulnDB() error {
 	if c.VulnDB != "" {
 		scheme, rest, ok := strings.Cut(c.VulnDB, "://")
 		if !ok || (scheme != "https" && scheme != "file") || rest == "" {
 			return fmt.Errorf("check SLIMAGE_VULN_DB: %q is not an https:// or file:// URL: point it at a vulnerability database (a mirror of https://vuln.go.dev, or file:///path/to/a/copy)", c.VulnDB)
 		}
 	}
+	return nil
+}
+
+// checkVulnAllow checks the IDs of SLIMAGE_VULN_ALLOW.
+func (c *Config) checkVulnAllow() error {
 	for _, id := range c.VulnAllow {
 		if !vulnID.MatchString(id) {
 			return fmt.Errorf("check SLIMAGE_VULN_ALLOW: %q is not a Go vulnerability ID: list the IDs vulncheck prints, such as GO-2025-1234 (not CVE or GHSA aliases)", id)
@@ -130,4 +136,102 @@ func (c *Config) Health() (port, path string, err error) {
 		return "", "", fmt.Errorf("check SLIMAGE_VERIFY_HEALTH: %q is not a path or port:path: write e.g. /healthz, or 9898:/readyz for a port other than the first of SLIMAGE_PORTS", v)
 	}
 	return strconv.Itoa(n) + "/tcp", path, nil
+}
+
+// resolveDepsVerify chooses how deps checks the module cache: CI runners
+// start from a fresh cache, so they get the full check unless told.
+func (c *Config) resolveDepsVerify(ci bool) error {
+	switch c.DepsVerify {
+	case "":
+		c.DepsVerify = "fast"
+		if ci {
+			c.DepsVerify = "full"
+		}
+	case "full", "fast":
+	default:
+		return fmt.Errorf("check SLIMAGE_DEPS_VERIFY: %q is not full or fast", c.DepsVerify)
+	}
+	return nil
+}
+
+func validatePlatforms(ctx context.Context, ps []Platform) error {
+	for _, p := range ps {
+		if err := p.validate(ctx); err != nil {
+			return fmt.Errorf("check SLIMAGE_PLATFORMS: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkSettings runs the checks the settings declare (Setting.check):
+// those that need no module, so a wrong value stops the run before
+// anything is read, built or started.
+func (c *Config) checkSettings() error {
+	for _, s := range Settings {
+		if s.check == nil {
+			continue
+		}
+		if err := s.check(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkVerifyTLS() error {
+	if t := strings.TrimSpace(c.VerifyTLS); t != "" && t != "off" {
+		for _, u := range strings.Split(t, ",") {
+			u = strings.TrimSpace(u)
+			p, err := url.Parse(u)
+			if err != nil || p.Scheme != "https" || p.Host == "" {
+				return fmt.Errorf("check SLIMAGE_VERIFY_TLS: %q is not an https:// URL: list https:// URLs, comma-separated, or write off", u)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkZones() error {
+	for _, z := range c.Zones {
+		if z == "all" && len(c.Zones) > 1 {
+			return errors.New("check SLIMAGE_ZONES: all already holds every zone: write all alone, or list zones")
+		}
+		if strings.HasPrefix(z, "/") || strings.Contains(z, "..") {
+			return fmt.Errorf("check SLIMAGE_ZONES: %q is not an IANA zone name: write e.g. Europe/Berlin,America/New_York, or all", z)
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkVerifyLabels() error {
+	for k := range c.VerifyLabels {
+		if k == "" || strings.ContainsAny(k, " \t=,") || strings.HasPrefix(k, "com.github.slimage.verify") {
+			return fmt.Errorf("check SLIMAGE_VERIFY_LABELS: %q is not a label key of yours: write a reverse-DNS name such as com.example.ci-job", k)
+		}
+	}
+	return nil
+}
+
+// positive checks a duration Go code set (the variable's is checked when
+// it is read).
+func positive(env string, field func(*Config) *time.Duration) func(*Config) error {
+	return func(c *Config) error {
+		if d := *field(c); d <= 0 {
+			return fmt.Errorf("check %s: %s is not a positive duration: write e.g. 2s", env, d)
+		}
+		return nil
+	}
+}
+
+// parseKeyValues reads a comma list of key=value.
+func parseKeyValues(setting, v string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, item := range splitList(v, ",") {
+		k, val, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("check %s: %q is not key=value: write e.g. com.example.ci-job=1234", setting, item)
+		}
+		out[strings.TrimSpace(k)] = val
+	}
+	return out, nil
 }

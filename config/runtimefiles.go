@@ -65,8 +65,8 @@ func (c *Config) RuntimeFiles() ([]RuntimeFile, error) {
 
 // runtimeWalk collects run-time files.
 type runtimeWalk struct {
-	c    *Config
-	root string // the module's folder, links resolved
+	c     *Config
+	root  string // the module's folder, links resolved
 	out   []RuntimeFile
 	dst   map[string]string // destination → source, to refuse two at one place
 	entry string            // the entry being walked (RuntimeFile.Entry)

@@ -227,22 +227,40 @@ func TestBadInputTable(t *testing.T) {
 		t.Errorf("%d bad inputs: the table is to hold at least 50", len(rows))
 	}
 	table := "| setting | input | what slimage prints |\n|---|---|---|\n" + strings.Join(rows, "\n") + "\n"
-	page := filepath.Join(testkit.RepoRoot(t), "docs", "bad-input.md")
-	doc := read(t, page)
-	const begin, end = "<!-- table: go test ./docs -run BadInput -update -->\n", "<!-- end of table -->\n"
+	generatedTable(t, "bad-input.md", "<!-- table: go test ./docs -run BadInput -update -->\n", table)
+}
+
+// generatedTable checks the table between begin and the end marker of
+// docs/<page> against table, or rewrites it under -update.
+func generatedTable(t *testing.T, page, begin, table string) {
+	t.Helper()
+	path := filepath.Join(testkit.RepoRoot(t), "docs", page)
+	doc := read(t, path)
+	const end = "<!-- end of table -->\n"
 	i, j := strings.Index(doc, begin), strings.Index(doc, end)
 	if i < 0 || j < i {
-		t.Fatalf("%s has no %q … %q block", page, begin, end)
+		t.Fatalf("%s has no %q … %q block", path, begin, end)
 	}
 	if got := doc[i+len(begin) : j]; got != table {
 		if *update {
-			if err := os.WriteFile(page, []byte(doc[:i+len(begin)]+table+doc[j:]), 0o644); err != nil {
+			if err := os.WriteFile(path, []byte(doc[:i+len(begin)]+table+doc[j:]), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			return
 		}
-		t.Errorf("docs/bad-input.md's table is not what slimage prints (go test ./docs -run BadInput -update rewrites it):\n%s", diffLines(got, table))
+		t.Errorf("docs/%s's table is not what the code says (%s rewrites it):\n%s", page, strings.Trim(begin, "<!-> \n"), diffLines(got, table))
 	}
+}
+
+// The configuration reference's table is the settings' table
+// (config.Settings): each setting's variable, what it means, its default.
+func TestConfigurationTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| variable | meaning | default |\n|---|---|---|\n")
+	for _, s := range config.Settings {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", s.Env, s.Doc, s.Default)
+	}
+	generatedTable(t, "configuration.md", "<!-- table: made from config.Settings; go test ./docs -run ConfigurationTable -update -->\n", b.String())
 }
 
 // printed is what slimage prints for in, before any work: the error mage

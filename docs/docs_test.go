@@ -92,8 +92,7 @@ func TestEveryCommandRuns(t *testing.T) {
 	}
 }
 
-// Every SLIMAGE_* name the pages use is a setting (or a prefix of some),
-// and every setting has its row in docs/configuration.md.
+// Every SLIMAGE_* name the pages use is a setting (or a prefix of some).
 func TestEverySettingExists(t *testing.T) {
 	names := config.EnvNames()
 	notSettings := []string{config.EngineConfigVar}
@@ -111,12 +110,7 @@ func TestEverySettingExists(t *testing.T) {
 			}
 		}
 	}
-	reference := read(t, filepath.Join(testkit.RepoRoot(t), "docs", "configuration.md"))
-	for _, n := range names {
-		if !strings.Contains(reference, "| `"+n+"` |") {
-			t.Errorf("docs/configuration.md has no row for %s", n)
-		}
-	}
+	// Each setting's row in docs/configuration.md: TestConfigurationTable.
 }
 
 // Every mage target the pages run (mage x, go run mage.go x, a CI step)
