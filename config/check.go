@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slimage/slimage/internal/outdir"
 	"github.com/slimage/slimage/internal/trust"
 )
 
@@ -23,24 +24,29 @@ import (
 // (runAsUser is an int64, but the kernel's IDs and Docker's are 31 bits).
 const MaxID = 1<<31 - 1
 
-// checkPorts checks SLIMAGE_PORTS: numbers from 1 to 65535, tcp or udp (the
-// protocols verify can reach; sctp is neither exposed nor proved).
-func (c *Config) checkPorts() error {
-	for i, p := range c.Ports {
+// checkPorts checks a service's ports (SLIMAGE_PORTS): numbers from 1 to
+// 65535, tcp or udp (the protocols verify can reach; sctp is neither
+// exposed nor proved), and returns them as port/proto.
+func checkPorts(ports []string) ([]string, error) {
+	var out []string
+	for _, p := range ports {
 		m := portForm.FindStringSubmatch(p)
 		if m == nil {
-			return fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
+			return nil, fmt.Errorf("check SLIMAGE_PORTS: %q is not a port: write 8080, 8080/tcp or 53/udp", p)
 		}
 		if n, err := strconv.Atoi(m[1]); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("check SLIMAGE_PORTS: %s is not a port number (1 to 65535)", m[1])
+			return nil, fmt.Errorf("check SLIMAGE_PORTS: %s is not a port number (1 to 65535)", m[1])
 		}
-		if m[3] == "" {
-			c.Ports[i] = m[1] + "/tcp"
-		} else if m[3] != "tcp" && m[3] != "udp" {
-			return fmt.Errorf("check SLIMAGE_PORTS: %q: slimage exposes and verifies tcp and udp ports, not %s: write %s/tcp or %s/udp", p, m[3], m[1], m[1])
+		switch m[3] {
+		case "":
+			out = append(out, m[1]+"/tcp")
+		case "tcp", "udp":
+			out = append(out, p)
+		default:
+			return nil, fmt.Errorf("check SLIMAGE_PORTS: %q: slimage exposes and verifies tcp and udp ports, not %s: write %s/tcp or %s/udp", p, m[3], m[1], m[1])
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // checkUser checks SLIMAGE_USER's uid:gid (nonroot and root are resolved
@@ -91,11 +97,19 @@ func (c *Config) checkVulnAllow() error {
 // settings that choose the container engine. It returns the notes, one
 // line each, for the caller to print.
 func (c *Config) CheckImageInputs(ctx context.Context) (notes []string, err error) {
-	if _, err := c.RuntimeFiles(); err != nil {
-		return nil, err
-	}
-	if err := c.checkImageOutputs(); err != nil {
-		return nil, fmt.Errorf("check SLIMAGE_DIST: %w", err)
+	for _, s := range c.Selected() {
+		sc := c.ForService(s)
+		if _, err := sc.RuntimeFiles(); err != nil {
+			return nil, err
+		}
+		if c.Several() {
+			if err := outdir.Check(sc.Dist); err != nil {
+				return nil, fmt.Errorf("check SLIMAGE_DIST: %w", err)
+			}
+		}
+		if err := sc.checkImageOutputs(); err != nil {
+			return nil, fmt.Errorf("check SLIMAGE_DIST: %w", err)
+		}
 	}
 	if c.DockerfileMode == "multistage" && c.CABundle == "" {
 		b, err := trust.ReadExtra(ctx, c.Trust(), time.Now())
@@ -125,8 +139,9 @@ func (c *Config) Trust() trust.Settings {
 // 2xx, and the port to ask it on (as 9898/tcp) when the setting names one
 // ("9898:/readyz"); "" leaves the port to verify: the first of
 // SLIMAGE_PORTS, as listed.
-func (c *Config) Health() (port, path string, err error) {
-	v := c.VerifyHealth
+func (c *Config) Health() (port, path string, err error) { return healthOf(c.VerifyHealth) }
+
+func healthOf(v string) (port, path string, err error) {
 	if v == "" || strings.HasPrefix(v, "/") {
 		return "", v, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,22 @@ type Config struct {
 
 	VulnDB    string   // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
 	VulnAllow []string // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
+
+	// SLIMAGE_SERVICES: the services this run builds, images and
+	// verifies (a CI matrix: one job each); empty for all.
+	Select []string
+	// SLIMAGE_REPO: the repository prefix of each service's image when
+	// the module has several (registry.example.com/shop/ + the service).
+	Repo string
+
+	// Services are the module's main packages (see Service), filled by
+	// Resolve; Go code configures one with Service.
+	Services        []*Service
+	serviceSettings map[string]*Service
+	// BuildDist is where the binaries are when it is not Dist: a
+	// service's configuration (ForService), whose outputs are in a folder
+	// of its own.
+	BuildDist string
 
 	// ModuleGoEnv (Go code only) is KEY=value pairs that the module's own
 	// go commands (deps and build) get on top of the environment, such as
@@ -151,13 +168,11 @@ func (c *Config) Resolve(ctx context.Context) error {
 	}
 	_, err = os.Stat(filepath.Join(c.Dir, "vendor", "modules.txt"))
 	c.Vendor = err == nil
-	if err := c.resolveMain(); err != nil {
+	mains, err := c.resolveMains()
+	if err != nil {
 		return err
 	}
-	if c.Binary == "" {
-		c.Binary = binaryName(c.Module.Path, c.Main)
-	}
-	if strings.ContainsAny(c.Binary, `/\`) || c.Binary == "." || c.Binary == ".." {
+	if c.Binary != "" && (strings.ContainsAny(c.Binary, `/\`) || c.Binary == "." || c.Binary == "..") {
 		return fmt.Errorf("check SLIMAGE_BINARY: %q is not a file name: give a plain name such as %q", c.Binary, path.Base(c.Binary))
 	}
 	if len(c.Platforms) == 0 {
@@ -194,6 +209,9 @@ func (c *Config) Resolve(ctx context.Context) error {
 	if strings.ContainsAny(c.Version, " \t\n'\"") {
 		return fmt.Errorf("check SLIMAGE_VERSION: %q has spaces or quotes: use a tag-like value such as v1.2.3", c.Version)
 	}
+	if err := c.resolveServices(mains); err != nil {
+		return err
+	}
 	return c.resolveImage()
 }
 
@@ -224,6 +242,15 @@ func (c *Config) String() string {
 			}
 		}
 		row(s.Env, s.Value(c), note)
+		if s.Env == "SLIMAGE_MAIN" && c.Several() {
+			for _, sv := range c.Services {
+				note := "ports " + or(strings.Join(sv.Ports, ","), "none") + optional(", health ", sv.VerifyHealth)
+				if !slices.Contains(c.Selected(), sv) {
+					note += ", not selected"
+				}
+				row("  service "+sv.Name, sv.Main+"  "+sv.Image, note)
+			}
+		}
 		if s.Env == "SLIMAGE_DIR" {
 			goNote := "GOTOOLCHAIN=" + c.GoEnv.GOTOOLCHAIN + optional(", GOFLAGS=", c.GoEnv.GOFLAGS)
 			if c.Vendor {

@@ -44,9 +44,6 @@ func TestDerivedDefaults(t *testing.T) {
 		{"single cmd is chosen", map[string]string{
 			"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n",
 			"cmd/shopd/main.go": mainGo}, "./cmd/shopd", "shopd"},
-		{"root main wins over cmd", map[string]string{
-			"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": mainGo,
-			"cmd/tool/main.go": mainGo}, ".", "shop"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,14 +125,8 @@ func TestBadInput(t *testing.T) {
 			[]string{"SLIMAGE_MAIN", "./cmd/nope", "no such folder"}},
 		{"main outside the module", mod, map[string]string{"SLIMAGE_MAIN": "../other"},
 			[]string{"SLIMAGE_MAIN", "../other", "outside module example.com/shop"}},
-		{"several mains", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n",
-			"cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo}, nil,
-			[]string{"SLIMAGE_MAIN", "2 main packages", "./cmd/api", "./cmd/worker"}},
 		{"no main at all", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n"}, nil,
 			[]string{"SLIMAGE_MAIN", "example.com/shop has no main package"}},
-		{"main elsewhere", map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "lib.go": "package shop\n",
-			"tools/gen/main.go": mainGo}, nil,
-			[]string{"SLIMAGE_MAIN=./tools/gen"}},
 		{"not a module", map[string]string{"main.go": mainGo}, nil,
 			[]string{"SLIMAGE_DIR", "not a Go module (no go.mod)", "go mod init"}},
 		{"go line newer than local Go", with(map[string]string{"go.mod": "module example.com/shop\n\ngo 1.99.0\n"}), nil,
@@ -324,5 +315,91 @@ func TestNewerGoModDirectives(t *testing.T) {
 				t.Errorf("replaced folders %v, want %v", m.Replaces, want)
 			}
 		})
+	}
+}
+
+// Every main package is a service: at the root and under cmd/ by default
+// (else anywhere in the module), SLIMAGE_MAIN's list and patterns, each
+// with its image, and Go code's settings for one of them over the common
+// ones; SLIMAGE_SERVICES selects.
+func TestServices(t *testing.T) {
+	mod := func(extra map[string]string) map[string]string {
+		files := map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n"}
+		for k, v := range extra {
+			files[k] = v
+		}
+		return files
+	}
+	names := func(ss []*config.Service) (out []string) {
+		for _, s := range ss {
+			out = append(out, s.Name+"="+s.Main+"@"+s.Image)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		env   map[string]string
+		want  []string
+	}{
+		{"root and cmd", mod(map[string]string{"main.go": mainGo, "cmd/tool/main.go": mainGo, "tools/gen/main.go": mainGo}), nil,
+			[]string{"shop=.@shop:v1", "tool=./cmd/tool@tool:v1"}},
+		{"anywhere, when neither", mod(map[string]string{"lib.go": "package shop\n", "tools/gen/main.go": mainGo}), nil,
+			[]string{"gen=./tools/gen@gen:v1"}},
+		{"a list and a pattern", mod(map[string]string{"main.go": mainGo, "cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo, "tools/gen/main.go": mainGo}),
+			map[string]string{"SLIMAGE_MAIN": "./tools/gen, ./cmd/..."}, []string{"gen=./tools/gen@gen:v1", "api=./cmd/api@api:v1", "worker=./cmd/worker@worker:v1"}},
+		{"a repository prefix", mod(map[string]string{"cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo}),
+			map[string]string{"SLIMAGE_REPO": "registry.example.com/shop/"}, []string{"api=./cmd/api@registry.example.com/shop/api:v1", "worker=./cmd/worker@registry.example.com/shop/worker:v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"SLIMAGE_VERSION": "v1"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, err := load(t, tc.files, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(c.Services); !slices.Equal(got, tc.want) {
+				t.Errorf("services %v, want %v", got, tc.want)
+			}
+		})
+	}
+	files := mod(map[string]string{"cmd/api/main.go": mainGo, "cmd/worker/main.go": mainGo})
+	c, err := load(t, files, map[string]string{"SLIMAGE_PORTS": "8080", "SLIMAGE_SERVICES": "api"}, func(c *config.Config) {
+		c.Service("worker").Ports = []string{}
+		c.Service("api").Ports = []string{"9898", "8080"}
+		c.Service("api").VerifyHealth = "8080:/healthz"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, worker := c.Services[0], c.Services[1]
+	if !slices.Equal(api.Ports, []string{"9898/tcp", "8080/tcp"}) || api.VerifyHealth != "8080:/healthz" || len(worker.Ports) != 0 {
+		t.Errorf("api %+v, worker %+v", api, worker)
+	}
+	if sel := c.Selected(); len(sel) != 1 || sel[0].Name != "api" {
+		t.Errorf("selected %v", names(sel))
+	}
+	if d := c.ForService(worker); d.Binary != "worker" || d.Dist != filepath.Join(c.Dist, "worker") || d.BinaryDir(c.Platforms[0]) != c.BinaryDir(c.Platforms[0]) {
+		t.Errorf("the worker's configuration: binary %s, dist %s", d.Binary, d.Dist)
+	}
+	for _, tc := range []struct {
+		env  map[string]string
+		set  func(*config.Config)
+		want []string
+	}{
+		{map[string]string{"SLIMAGE_IMAGE": "shop:v1"}, nil, []string{"SLIMAGE_IMAGE", "names one image", "2 services", "SLIMAGE_REPO"}},
+		{map[string]string{"SLIMAGE_BINARY": "shop"}, nil, []string{"SLIMAGE_BINARY", "names one binary"}},
+		{map[string]string{"SLIMAGE_PUSH": "registry.example.com/shop"}, nil, []string{"SLIMAGE_PUSH", "prefix ending in /"}},
+		{map[string]string{"SLIMAGE_SERVICES": "web"}, nil, []string{"SLIMAGE_SERVICES", "web is not a service", "api, worker"}},
+		{nil, func(c *config.Config) { c.Service("web").Ports = []string{"80"} }, []string{"configures service web", "api, worker"}},
+	} {
+		var overrides []func(*config.Config)
+		if tc.set != nil {
+			overrides = append(overrides, tc.set)
+		}
+		_, err := load(t, files, tc.env, overrides...)
+		testkit.ErrorMentions(t, err, tc.want...)
 	}
 }

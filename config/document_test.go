@@ -37,6 +37,10 @@ func fillAll(t *testing.T, v reflect.Value, path string) {
 		fillAll(t, e, path)
 		m.SetMapIndex(k, e)
 		v.Set(m)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		fillAll(t, p.Elem(), path)
+		v.Set(p)
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if f := v.Type().Field(i); f.IsExported() {

@@ -15,18 +15,14 @@ import (
 // resolveImage checks the image settings that need no files; the files
 // they name are checked by CheckImageInputs, before the image's first work.
 func (c *Config) resolveImage() error {
-	if c.Image == "" {
-		c.Image = c.Binary + ":" + tagFrom(c.Version)
+	for _, s := range c.Services {
+		if err := c.resolveServiceImage(s); err != nil {
+			return err
+		}
 	}
-	ref, err := ParseImageRef(c.Image)
-	if err != nil {
-		return fmt.Errorf("check SLIMAGE_IMAGE: %q is not an image reference (%v): write name[:tag], lower case, e.g. %s:v1.2.3", c.Image, err, c.Binary)
-	}
-	if ref.Digest != "" {
-		return fmt.Errorf("check SLIMAGE_IMAGE: %q has a digest: a build can only be tagged, write name:tag", c.Image)
-	}
-	if ref.Tag == "" {
-		c.Image += ":" + tagFrom(c.Version)
+	if len(c.Services) == 1 {
+		s := c.Services[0]
+		c.Image, c.Ports = s.Image, s.Ports
 	}
 	switch c.User {
 	case "nonroot", "":
@@ -36,15 +32,6 @@ func (c *Config) resolveImage() error {
 	}
 	if err := c.checkUser(); err != nil {
 		return err
-	}
-	if err := c.checkPorts(); err != nil {
-		return err
-	}
-	for _, f := range c.Files {
-		src, dst, ok := strings.Cut(f, ":")
-		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
-			return fmt.Errorf("check SLIMAGE_FILES: %q is not src:dst: write e.g. conf.yaml:/app/conf.yaml (src in the module, dst absolute in the image)", f)
-		}
 	}
 	if err := c.checkLabels(); err != nil {
 		return err
@@ -81,6 +68,48 @@ func (c *Config) resolveImage() error {
 	}
 	c.resolved = true
 	return nil
+}
+
+// resolveServiceImage checks one service's image reference (a missing tag
+// gets the version), ports, run-time file entries and health path.
+func (c *Config) resolveServiceImage(s *Service) error {
+	setting := "SLIMAGE_IMAGE"
+	if c.Several() {
+		setting = "the image of service " + s.Name + " (SLIMAGE_REPO)"
+	}
+	ref, err := ParseImageRef(s.Image)
+	if err != nil {
+		return fmt.Errorf("check %s: %q is not an image reference (%v): write name[:tag], lower case, e.g. %s:v1.2.3", setting, s.Image, err, s.Name)
+	}
+	if ref.Digest != "" {
+		return fmt.Errorf("check %s: %q has a digest: a build can only be tagged, write name:tag", setting, s.Image)
+	}
+	if ref.Tag == "" {
+		s.Image += ":" + tagFrom(c.Version)
+	}
+	if s.Ports, err = checkPorts(s.Ports); err != nil {
+		return err
+	}
+	for _, f := range s.Files {
+		src, dst, ok := strings.Cut(f, ":")
+		if !ok || src == "" || !strings.HasPrefix(dst, "/") {
+			return fmt.Errorf("check SLIMAGE_FILES: %q is not src:dst: write e.g. conf.yaml:/app/conf.yaml (src in the module, dst absolute in the image)", f)
+		}
+	}
+	if _, _, err := healthOf(s.VerifyHealth); err != nil {
+		return err
+	}
+	return nil
+}
+
+// defaultDockerfileOut is <dist>/image/Dockerfile.multistage, relative to
+// the module.
+func (c *Config) defaultDockerfileOut() string {
+	rel, err := filepath.Rel(c.Dir, filepath.Join(c.Dist, "image", "Dockerfile.multistage"))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = filepath.Join("dist", "image", "Dockerfile.multistage")
+	}
+	return rel
 }
 
 // HostPlatform is the platform the go command runs on, which Docker's
@@ -155,12 +184,14 @@ func (c *Config) resolveMultistage() error {
 	if _, err := ParseImageRef(c.GoImage); err != nil {
 		return fmt.Errorf("check SLIMAGE_GO_IMAGE: %q is not an image reference (%v): write e.g. golang:1.26 or golang:1.26@sha256:<digest>", c.GoImage, err)
 	}
-	if c.DockerfileOut == "" {
-		rel, err := filepath.Rel(c.Dir, filepath.Join(c.Dist, "image", "Dockerfile.multistage"))
-		if err != nil || strings.HasPrefix(rel, "..") {
-			rel = filepath.Join("dist", "image", "Dockerfile.multistage")
+	if c.Several() {
+		if c.DockerfileOut != "" {
+			return fmt.Errorf("check SLIMAGE_DOCKERFILE_OUT: %s is one Dockerfile, and the multistage mode writes one per service (%s): leave it unset (each goes to its service's folder in the output folder)", c.DockerfileOut, strings.Join(serviceNames(c.Services), ", "))
 		}
-		c.DockerfileOut = rel
+		return nil // ForService names each service's
+	}
+	if c.DockerfileOut == "" {
+		c.DockerfileOut = c.defaultDockerfileOut()
 	}
 	out := c.DockerfileOut
 	if !filepath.IsAbs(out) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,63 +66,74 @@ func (c *Config) checkGoVersion() error {
 		c.Module.GoMod, what, local, tc, need)
 }
 
-// resolveMain finds or checks the main package. Without a choice it is the
-// module root when that is a main package, else the one main package under
-// cmd/; anything else is ambiguous and the error lists what it found.
-func (c *Config) resolveMain() error {
-	if err := c.findMain(); err != nil {
-		return err
+// resolveMains finds or checks the main packages, each a service.
+// SLIMAGE_MAIN is a comma list of packages ("./cmd/api", "cmd/api",
+// "example.com/shop/cmd/api") and patterns ("./cmd/...", every main
+// package below); without it, every main package at the module's root and
+// under cmd/, else every main package of the module.
+func (c *Config) resolveMains() ([]string, error) {
+	var mains []string
+	add := func(m string) {
+		if !slices.Contains(mains, m) {
+			mains = append(mains, m)
+		}
 	}
-	// A main package whose files all import C builds only with cgo.
-	if _, err := packageName(filepath.Join(c.Dir, filepath.FromSlash(c.Main))); errors.Is(err, errNeedsCgo) {
-		return fmt.Errorf("check SLIMAGE_MAIN: %s needs cgo (its Go files import C): slimage builds with CGO_ENABLED=0 for a static binary: move the C parts behind a cgo build tag with a pure-Go fallback, or build it elsewhere", c.Main)
-	}
-	return nil
-}
-
-// findMain is resolveMain's search.
-func (c *Config) findMain() error {
-	if c.Main != "" {
-		rel, err := c.relPackage(c.Main)
+	for _, item := range splitList(c.Main, ",") {
+		if base, ok := strings.CutSuffix(item, "/..."); ok || item == "..." {
+			rel := "."
+			if ok {
+				var err error
+				if rel, err = c.relPackage(base); err != nil {
+					return nil, err
+				}
+			}
+			found := c.findMainsUnder(filepath.Join(c.Dir, filepath.FromSlash(rel)))
+			if len(found) == 0 {
+				return nil, fmt.Errorf("check SLIMAGE_MAIN: %s matches no main package in module %s: name folders that hold package main", item, c.Module.Path)
+			}
+			for _, m := range found {
+				add(m)
+			}
+			continue
+		}
+		rel, err := c.relPackage(item)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		name, err := packageName(filepath.Join(c.Dir, rel))
 		if err != nil && !errors.Is(err, errNeedsCgo) {
-			return fmt.Errorf("check SLIMAGE_MAIN: %s: %w: name a folder of module %s that holds package main", c.Main, err, c.Module.Path)
+			return nil, fmt.Errorf("check SLIMAGE_MAIN: %s: %w: name a folder of module %s that holds package main", item, err, c.Module.Path)
 		}
 		if name != "main" {
-			return fmt.Errorf("check SLIMAGE_MAIN: %s is package %s, not a main package: name the folder of a command (package main)", c.Main, name)
+			return nil, fmt.Errorf("check SLIMAGE_MAIN: %s is package %s, not a main package: name the folder of a command (package main)", item, name)
 		}
-		c.Main = rel
-		return nil
+		add(rel)
 	}
-	if name, _ := packageName(c.Dir); name == "main" {
-		c.Main = "."
-		return nil
-	}
-	cmds, _ := filepath.Glob(filepath.Join(c.Dir, "cmd", "*"))
-	var found []string
-	for _, d := range cmds {
-		if name, _ := packageName(d); name == "main" {
-			found = append(found, "./cmd/"+filepath.Base(d))
+	if len(mains) == 0 {
+		if name, _ := packageName(c.Dir); name == "main" {
+			add(".")
+		}
+		cmds, _ := filepath.Glob(filepath.Join(c.Dir, "cmd", "*"))
+		sort.Strings(cmds)
+		for _, d := range cmds {
+			if name, _ := packageName(d); name == "main" {
+				add("./cmd/" + filepath.Base(d))
+			}
 		}
 	}
-	if len(found) == 1 {
-		c.Main = found[0]
-		return nil
+	if len(mains) == 0 {
+		mains = c.findMainsUnder(c.Dir)
 	}
-	if len(found) == 0 {
-		found = c.findMains()
+	if len(mains) == 0 {
+		return nil, fmt.Errorf("check SLIMAGE_MAIN: module %s has no main package: add one (package main at the root or in cmd/<name>), or set SLIMAGE_MAIN", c.Module.Path)
 	}
-	switch len(found) {
-	case 0:
-		return fmt.Errorf("check SLIMAGE_MAIN: module %s has no main package: add one (package main at the root or in cmd/<name>), or set SLIMAGE_MAIN", c.Module.Path)
-	case 1:
-		return fmt.Errorf("check SLIMAGE_MAIN: module %s has no main package at its root or in cmd/, only %s: set SLIMAGE_MAIN=%s", c.Module.Path, found[0], found[0])
-	default:
-		return fmt.Errorf("check SLIMAGE_MAIN: module %s has %d main packages (%s): set SLIMAGE_MAIN to one of them", c.Module.Path, len(found), strings.Join(found, ", "))
+	for _, m := range mains {
+		// A main package whose files all import C builds only with cgo.
+		if _, err := packageName(filepath.Join(c.Dir, filepath.FromSlash(m))); errors.Is(err, errNeedsCgo) {
+			return nil, fmt.Errorf("check SLIMAGE_MAIN: %s needs cgo (its Go files import C): slimage builds with CGO_ENABLED=0 for a static binary: move the C parts behind a cgo build tag with a pure-Go fallback, or build it elsewhere", m)
+		}
 	}
+	return mains, nil
 }
 
 // relPackage turns "./x", "x" or "<module path>/x" into "./x" inside Dir.
@@ -142,15 +154,16 @@ func (c *Config) relPackage(p string) (string, error) {
 	return "./" + clean, nil
 }
 
-// findMains walks the module for main packages, skipping what the go tool
-// skips (testdata, vendor, _ and . folders) and nested modules.
-func (c *Config) findMains() []string {
+// findMainsUnder walks root, a folder of the module, for main packages,
+// skipping what the go tool skips (testdata, vendor, _ and . folders) and
+// nested modules.
+func (c *Config) findMainsUnder(root string) []string {
 	var found []string
-	_ = filepath.WalkDir(c.Dir, func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.IsDir() {
 			return nil
 		}
-		if p != c.Dir {
+		if p != root {
 			base := d.Name()
 			if base == "testdata" || base == "vendor" || strings.HasPrefix(base, ".") || strings.HasPrefix(base, "_") {
 				return filepath.SkipDir
@@ -161,7 +174,11 @@ func (c *Config) findMains() []string {
 		}
 		if name, _ := packageName(p); name == "main" {
 			rel, _ := filepath.Rel(c.Dir, p)
-			found = append(found, "./"+filepath.ToSlash(rel))
+			if rel == "." {
+				found = append(found, ".")
+			} else {
+				found = append(found, "./"+filepath.ToSlash(rel))
+			}
 		}
 		return nil
 	})

@@ -1,8 +1,14 @@
 package config
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/outdir"
 )
 
@@ -17,7 +23,9 @@ const (
 )
 
 // BinaryDir is where build puts p's binary: <dist>/<os>_<arch>[_<variant>].
-func (c *Config) BinaryDir(p Platform) string { return filepath.Join(c.Dist, p.DistDir()) }
+func (c *Config) BinaryDir(p Platform) string {
+	return filepath.Join(or(c.BuildDist, c.Dist), p.DistDir())
+}
 
 // ContextDir is where image stages p's build context: <dist>/image for a
 // single-platform build, <dist>/image-<os>_<arch> for each of several.
@@ -55,4 +63,89 @@ func (c *Config) checkImageOutputs() error {
 		}
 	}
 	return nil
+}
+
+// layoutRecord is what the last full run (no SLIMAGE_SERVICES) made in
+// the output folder, for the next to remove what it no longer makes.
+type layoutRecord struct {
+	Services  []string `json:"services"`  // service folders (several services)
+	Binaries  []string `json:"binaries"`  // binary names
+	Platforms []string `json:"platforms"` // <os>_<arch> folders
+	Several   bool     `json:"several"`
+}
+
+const layoutRecordName = ".slimage-layout.json"
+
+// PruneOutputs removes, from the output folder, what an earlier run made
+// and this configuration no longer does: the folders of services or
+// platforms that are gone, the binaries of services that are gone, the
+// one-service outputs after a switch to several services (or the other way
+// round). Only folders and files of slimage's are removed. A run that
+// selects services (SLIMAGE_SERVICES) prunes nothing: the others' outputs
+// are still current.
+func (c *Config) PruneOutputs() error {
+	if len(c.Select) > 0 {
+		return nil
+	}
+	now := layoutRecord{Several: c.Several()}
+	for _, s := range c.Services {
+		now.Binaries = append(now.Binaries, s.Name)
+		if now.Several {
+			now.Services = append(now.Services, s.Name)
+		}
+	}
+	for _, p := range c.Platforms {
+		now.Platforms = append(now.Platforms, p.DistDir())
+	}
+	path := filepath.Join(c.Dist, layoutRecordName)
+	var last layoutRecord
+	if data, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(data, &last)
+	}
+	var gone []string
+	for _, s := range last.Services {
+		if !slices.Contains(now.Services, s) {
+			gone = append(gone, filepath.Join(c.Dist, s))
+		}
+	}
+	for _, p := range last.Platforms {
+		if !slices.Contains(now.Platforms, p) {
+			gone = append(gone, filepath.Join(c.Dist, p))
+		}
+	}
+	for _, dir := range gone {
+		if err := outdir.Remove(dir); err != nil {
+			return fmt.Errorf("remove %s, which this configuration no longer makes: %w", dir, err)
+		}
+	}
+	for _, b := range last.Binaries {
+		if slices.Contains(now.Binaries, b) {
+			continue
+		}
+		for _, p := range now.Platforms {
+			for _, f := range []string{b, b + ".exe", "." + b + ".build.json", "." + b + ".exe.build.json"} {
+				os.Remove(filepath.Join(c.Dist, p, f))
+			}
+		}
+	}
+	if now.Several && !last.Several {
+		// The one-service outputs, at the output folder's root.
+		entries, _ := os.ReadDir(c.Dist)
+		for _, e := range entries {
+			name := e.Name()
+			switch {
+			case e.IsDir() && (name == "image" || strings.HasPrefix(name, "image-") || slices.Contains([]string{OCIFolder, SBOMFolder, VerifyFolder, VulnFolder}, name)) && outdir.Owned(filepath.Join(c.Dist, name)):
+				if err := outdir.Remove(filepath.Join(c.Dist, name)); err != nil {
+					return err
+				}
+			case !e.IsDir() && strings.HasPrefix(name, ".image") && strings.HasSuffix(name, ".json"):
+				os.Remove(filepath.Join(c.Dist, name))
+			}
+		}
+	}
+	data, err := json.Marshal(now)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, 0o644)
 }

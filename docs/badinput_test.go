@@ -41,6 +41,9 @@ func write(files map[string]string) func(*testing.T, string) []string {
 	return func(t *testing.T, mod string) []string { testkit.WriteFiles(t, mod, files); return nil }
 }
 
+// twoMore gives the sample two more services, under cmd/.
+var twoMore = write(map[string]string{"cmd/api/main.go": "package main\n\nfunc main() {}\n", "cmd/worker/main.go": "package main\n\nfunc main() {}\n"})
+
 // certFile writes a certificate (self-signed, or not a CA) and returns a
 // setup setting KEY to its path.
 func certFile(key, name string, isCA bool, from, until string, more ...string) func(*testing.T, string) []string {
@@ -66,6 +69,12 @@ var badInputs = []badInput{
 	{"SLIMAGE_MAIN", "a folder with no main package", env("SLIMAGE_MAIN=./internal"), write(map[string]string{"internal/x.go": "package internal\n"})},
 	{"SLIMAGE_MAIN", "a folder that does not exist", env("SLIMAGE_MAIN=./cmd/api"), nil},
 	{"SLIMAGE_MAIN", "a main package whose files import C", env("SLIMAGE_MAIN=./cmd/cgo"), write(map[string]string{"cmd/cgo/main.go": "package main\n\n// int answer(void) { return 42; }\nimport \"C\"\n\nfunc main() { println(C.answer()) }\n"})},
+	{"SLIMAGE_MAIN", "a pattern that matches no main package", env("SLIMAGE_MAIN=./cmd/..."), nil},
+	{"SLIMAGE_SERVICES", "a service the module does not have", env("SLIMAGE_SERVICES=web"), twoMore},
+	{"SLIMAGE_IMAGE", "one image for several services", env("SLIMAGE_IMAGE=shop:v1"), twoMore},
+	{"SLIMAGE_BINARY", "one binary name for several services", env("SLIMAGE_BINARY=shop"), twoMore},
+	{"SLIMAGE_PUSH", "one repository for several services", env("SLIMAGE_PUSH=registry.example.com/shop"), twoMore},
+	{"SLIMAGE_MAIN", "two main packages of one name", env("SLIMAGE_MAIN=./cmd/api,./tools/api"), write(map[string]string{"cmd/api/main.go": "package main\n\nfunc main() {}\n", "tools/api/main.go": "package main\n\nfunc main() {}\n"})},
 	{"SLIMAGE_BINARY", "a path, not a name", env("SLIMAGE_BINARY=bin/api"), nil},
 	{"SLIMAGE_PLATFORMS", "an architecture Go does not know", env("SLIMAGE_PLATFORMS=linux/amd65"), nil},
 	{"SLIMAGE_PLATFORMS", "no architecture", env("SLIMAGE_PLATFORMS=linux"), nil},

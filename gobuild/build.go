@@ -21,6 +21,7 @@ import (
 
 // Artifact is one built binary.
 type Artifact struct {
+	Service  string // its service (the binary's name)
 	Platform config.Platform
 	Path     string
 	Size     int64
@@ -30,32 +31,55 @@ type Artifact struct {
 	Notes  []string
 }
 
-// Build cross-compiles c.Main for every platform in c.Platforms into
-// <dist>/<os>_<arch>[_<variant>]/<binary> and checks each result with
-// CheckBinary. It stops at the first failure.
-// A build that takes longer than a second shows its progress on w (see
-// package progress).
+// Build cross-compiles the selected services (config.Selected) for every
+// platform in c.Platforms into <dist>/<os>_<arch>[_<variant>]/<binary>,
+// one go command per platform for all of them (the go command shares the
+// work), and checks each result with CheckBinary. It stops at the first
+// failure. A build that takes longer than a second shows its progress on
+// w (see package progress).
 func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, error) {
 	var arts []Artifact
 	for _, p := range c.Platforms {
 		l := progress.Start(w, "build "+p.String())
-		a, err := buildPlatform(ctx, c, p, l)
+		built, err := buildPlatform(ctx, c, p, l)
 		l.End("")
 		if err != nil {
 			return arts, err
 		}
-		for _, n := range a.Notes {
-			fmt.Fprintln(w, n)
+		for _, a := range built {
+			for _, n := range a.Notes {
+				fmt.Fprintln(w, n)
+			}
+			fmt.Fprintf(w, "build %-14s %s  %s\n", p, human.Path(a.Path), human.Size(a.Size))
 		}
-		fmt.Fprintf(w, "build %-14s %s  %s\n", p, human.Path(a.Path), human.Size(a.Size))
-		arts = append(arts, a)
+		arts = append(arts, built...)
 	}
 	return arts, nil
 }
 
-// OutputPath is where Build puts the binary for p.
-func OutputPath(c *config.Config, p config.Platform) string {
-	name := c.Binary
+// mainPackages are the main packages of the services Build builds.
+func mainPackages(c *config.Config) []string {
+	var out []string
+	for _, s := range services(c) {
+		out = append(out, s.Main)
+	}
+	return out
+}
+
+// services are what Build builds: the selected services, or, for a
+// configuration made by hand (the probe's), its one main package.
+func services(c *config.Config) []*config.Service {
+	if len(c.Services) > 0 {
+		return c.Selected()
+	}
+	return []*config.Service{{Name: c.Binary, Main: c.Main}}
+}
+
+// OutputPath is where Build puts the binary for p (of c's one service,
+// or of the service a ForService configuration is about).
+func OutputPath(c *config.Config, p config.Platform) string { return binaryPath(c, c.Binary, p) }
+
+func binaryPath(c *config.Config, name string, p config.Platform) string {
 	if p.OS == "windows" {
 		name += ".exe"
 	}
@@ -86,85 +110,147 @@ func modFlag(c *config.Config) string {
 	return "-mod=readonly"
 }
 
-// BuildPlatform builds one platform. The go command writes to a temp file
-// beside the output, which is renamed over it only once the build and the
-// checks pass, so the output path never holds half a binary or a bad one.
-// The temp file starts as a copy of the previous output: the go command sees
-// its build ID is current and skips the link when nothing changed. When no
-// input changed since the last build (see buildRecord), the go command is
-// not run at all.
+// BuildPlatform builds one platform of c's one main package (the
+// probe's: a configuration made by hand).
 func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Artifact, error) {
-	return buildPlatform(ctx, c, p, nil)
-}
-
-// buildPlatform is BuildPlatform showing the go command's progress on l
-// (nil: nowhere).
-func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *progress.Line) (Artifact, error) {
-	out := OutputPath(c, p)
-	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
-	flags := Flags(c)
-	inputs := readBuildInputs(c, out, append(slices.Clip(flags), c.Main), env)
-	if fi, rec, ok := inputs.unchanged(out); ok {
-		a := Artifact{Platform: p, Path: out, Size: fi.Size(), Linked: rec.Linked}
-		notes, err := judgeLinked(c, p, a.Linked)
-		a.Notes = notes
-		return a, err
-	}
-	if err := outdir.MkdirAll(c.Dist, filepath.Dir(out)); err != nil {
-		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
-	}
-	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
-	defer os.Remove(tmp)
-	if err := copyFile(out, tmp); err != nil {
-		os.Remove(tmp) // no previous output: the go command builds from scratch
-	}
-	// What the binary links is asked while the go command builds it (the
-	// go command then reads what the build reads: it costs next to nothing).
-	type linkedAnswer struct {
-		linked Linked
-		err    error
-	}
-	linked := make(chan linkedAnswer, 1)
-	go func() {
-		l, err := readLinked(ctx, c, p)
-		linked <- linkedAnswer{l, err}
-	}()
-	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, tmp, flags, []string{c.Main}, 0, l); err != nil {
-		<-linked
-		return Artifact{}, buildError(ctx, c, p, err)
-	}
-	if err := CheckBinary(tmp, p); err != nil {
-		<-linked
-		return Artifact{}, fmt.Errorf("build %s: %s %w", p, human.Path(out), err)
-	}
-	answer := <-linked
-	if answer.err != nil {
-		return Artifact{}, buildError(ctx, c, p, answer.err)
-	}
-	notes, err := judgeLinked(c, p, answer.linked)
+	arts, err := buildPlatform(ctx, c, p, nil)
 	if err != nil {
 		return Artifact{}, err
 	}
-	// An unchanged binary keeps its file (and so its identity on disk): the
-	// image step sees at a stat that nothing needs restaging.
-	if !sameContent(out, tmp) {
-		if err := os.Rename(tmp, out); err != nil {
-			return Artifact{}, fmt.Errorf("build %s: %w", p, err)
+	return arts[0], nil
+}
+
+// buildPlatform builds every service of c for p with one go command,
+// showing its progress on l (nil: nowhere).
+//
+// The go command writes into a temp folder beside the outputs; each binary
+// is renamed over its output only once the build and the checks pass, so
+// an output path never holds half a binary or a bad one. The temp folder
+// starts with copies of the previous outputs: the go command sees their
+// build IDs are current and skips the link of each that did not change.
+// When no input changed since the last build (see buildRecord), the go
+// command is not run at all.
+func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *progress.Line) ([]Artifact, error) {
+	svcs := services(c)
+	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
+	flags := Flags(c)
+	var mains []string
+	for _, s := range svcs {
+		mains = append(mains, s.Main)
+	}
+	type target struct {
+		s      *config.Service
+		out    string
+		inputs buildInputs
+		linked chan linkedAnswer
+	}
+	targets := make([]*target, len(svcs))
+	unchanged := true
+	var arts []Artifact
+	for i, s := range svcs {
+		t := &target{s: s, out: binaryPath(c, s.Name, p)}
+		t.inputs = readBuildInputs(c, t.out, append(slices.Clip(flags), mains...), env)
+		targets[i] = t
+		fi, rec, ok := t.inputs.unchanged(t.out)
+		unchanged = unchanged && ok
+		if ok {
+			a := Artifact{Service: s.Name, Platform: p, Path: t.out, Size: fi.Size(), Linked: rec.Linked}
+			notes, err := judgeLinked(c, p, a.Linked)
+			if err != nil {
+				return nil, err
+			}
+			a.Notes = notes
+			arts = append(arts, a)
 		}
 	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		return Artifact{}, fmt.Errorf("build %s: %w", p, err)
+	if unchanged {
+		return arts, nil
 	}
-	inputs.remember(out, answer.linked)
-	return Artifact{Platform: p, Path: out, Size: fi.Size(), Linked: answer.linked, Notes: notes}, nil
+	arts = nil
+	dir := c.BinaryDir(p)
+	if err := outdir.MkdirAll(c.Dist, dir); err != nil {
+		return nil, fmt.Errorf("build %s: %w", p, err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".build-")
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", p, err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, t := range targets {
+		copyFile(t.out, filepath.Join(tmp, filepath.Base(t.out))) // none: built from scratch
+		// What the binary links is asked while the go command builds it
+		// (it then reads what the build reads: it costs next to nothing).
+		t.linked = make(chan linkedAnswer, 1)
+		go func(t *target) {
+			sc := *c
+			sc.Main = t.s.Main
+			l, err := readLinked(ctx, &sc, p)
+			t.linked <- linkedAnswer{l, err}
+		}(t)
+	}
+	wait := func() {
+		for _, t := range targets {
+			<-t.linked
+		}
+	}
+	// One binary: named by its output (SLIMAGE_BINARY may rename it);
+	// several: into the folder, where the go command names each after its
+	// package, as the services are named.
+	out := tmp + string(filepath.Separator)
+	if len(targets) == 1 {
+		out = filepath.Join(tmp, filepath.Base(targets[0].out))
+	}
+	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, out, flags, mains, 0, l); err != nil {
+		wait()
+		return nil, buildError(ctx, c, p, mains, err)
+	}
+	for _, t := range targets {
+		built := filepath.Join(tmp, filepath.Base(t.out))
+		if err := CheckBinary(built, p); err != nil {
+			wait()
+			return nil, fmt.Errorf("build %s: %s %w", p, human.Path(t.out), err)
+		}
+		answer := <-t.linked
+		if answer.err != nil {
+			return nil, buildError(ctx, c, p, mains, answer.err)
+		}
+		notes, err := judgeLinked(c, p, answer.linked)
+		if err != nil {
+			return nil, err
+		}
+		t.linked <- answer // for remember, below
+		arts = append(arts, Artifact{Service: t.s.Name, Platform: p, Path: t.out, Linked: answer.linked, Notes: notes})
+	}
+	for i, t := range targets {
+		// An unchanged binary keeps its file (and so its identity on
+		// disk): the image step sees at a stat that nothing needs
+		// restaging.
+		built := filepath.Join(tmp, filepath.Base(t.out))
+		if !sameContent(t.out, built) {
+			if err := os.Rename(built, t.out); err != nil {
+				return nil, fmt.Errorf("build %s: %w", p, err)
+			}
+		}
+		fi, err := os.Stat(t.out)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", p, err)
+		}
+		arts[i].Size = fi.Size()
+		t.inputs.remember(t.out, (<-t.linked).linked)
+	}
+	return arts, nil
+}
+
+type linkedAnswer struct {
+	linked Linked
+	err    error
 }
 
 // buildError explains a failed build. The usual surprise with CGO_ENABLED=0
 // is a dependency that only compiles with cgo; the compiler then reports
 // undefined names far from the cause, so look for the package that imports
 // "C" and name it instead.
-func buildError(ctx context.Context, c *config.Config, p config.Platform, err error) error {
+func buildError(ctx context.Context, c *config.Config, p config.Platform, mains []string, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("build %s: interrupted while compiling", p)
 	}
@@ -172,23 +258,23 @@ func buildError(ctx context.Context, c *config.Config, p config.Platform, err er
 	if !errors.As(err, &exit) {
 		return fmt.Errorf("build %s: %w", p, err)
 	}
-	if pkgs := cgoPackages(ctx, c, p); len(pkgs) > 0 {
+	if pkgs := cgoPackages(ctx, c, p, mains); len(pkgs) > 0 {
 		more := ""
 		if len(pkgs) > 1 {
 			more = fmt.Sprintf(" (and %d more: %s)", len(pkgs)-1, strings.Join(pkgs[1:], ", "))
 		}
 		return fmt.Errorf("build %s: package %s needs cgo (imports C)%s: slimage builds with CGO_ENABLED=0 for a static binary: set CGO-free build tags or drop the dependency", p, pkgs[0], more)
 	}
-	return fmt.Errorf("build %s: %s: %s", p, c.Main, gotool.Cause(exit.Stderr))
+	return fmt.Errorf("build %s: %s: %s", p, strings.Join(mains, " "), gotool.Cause(exit.Stderr))
 }
 
 // cgoPackages lists the non-standard packages in the main package's import
 // graph that have cgo files when cgo is on: the standard library's all have
 // pure-Go fallbacks, a third-party one usually does not.
-func cgoPackages(ctx context.Context, c *config.Config, p config.Platform) []string {
+func cgoPackages(ctx context.Context, c *config.Config, p config.Platform, mains []string) []string {
 	env := moduleEnv(c, append([]string{"CGO_ENABLED=1"}, p.GoEnv()...)...)
 	res, _ := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env,
-		Args: []string{"list", "-e", "-deps", "-json=ImportPath,Standard,CgoFiles", modFlag(c), c.Main}})
+		Args: append([]string{"list", "-e", "-deps", "-json=ImportPath,Standard,CgoFiles", modFlag(c)}, mains...)})
 	var pkgs []string
 	dec := json.NewDecoder(strings.NewReader(string(res.Stdout)))
 	for {

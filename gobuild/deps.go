@@ -34,7 +34,7 @@ func Deps(ctx context.Context, c *config.Config, w io.Writer) error {
 	mod := c.Module.Path
 	if c.Vendor {
 		if _, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: readonlyEnv(c, "vendor"),
-			Args: []string{"list", "-mod=vendor", c.Main}}); err != nil {
+			Args: append([]string{"list", "-mod=vendor"}, mainPackages(c)...)}); err != nil {
 			return depsError(mod, c.Dir, err)
 		}
 		fmt.Fprintf(w, "deps %s: vendor/ found, building with -mod=vendor (nothing to download)\n", mod)

@@ -14,6 +14,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/magefile/mage/mg"
@@ -23,6 +25,7 @@ import (
 	"github.com/slimage/slimage/internal/distlock"
 	"github.com/slimage/slimage/internal/engine"
 	"github.com/slimage/slimage/internal/gotool"
+	"github.com/slimage/slimage/internal/outdir"
 )
 
 var (
@@ -131,8 +134,10 @@ func lockDist(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	heldDist, err = distlock.Acquire(ctx, c.Dist, os.Stdout)
-	return err
+	if heldDist, err = distlock.Acquire(ctx, c.Dist, os.Stdout); err != nil {
+		return err
+	}
+	return c.PruneOutputs()
 }
 
 // Build cross-compiles static, stripped binaries into dist/<os>_<arch>/.
@@ -254,6 +259,10 @@ func ensureEngine(ctx context.Context, env gotool.Env, cmd engine.Command) (*eng
 	return e, nil
 }
 
+// runEngine runs an engine step for each selected service: with several,
+// in parallel (as many at once as there are CPUs), each line of output
+// after its service's name, every service to its end; the step fails if
+// any service's did, naming each.
 func runEngine(ctx context.Context, c *config.Config, cmd engine.Command, args ...string) error {
 	e, err := ensureEngine(ctx, c.GoEnv, cmd)
 	if err != nil {
@@ -263,5 +272,40 @@ func runEngine(ctx context.Context, c *config.Config, cmd engine.Command, args .
 	if heldDist != nil {
 		opts.Hold = heldDist.File()
 	}
-	return e.Run(ctx, c, opts, args...)
+	if !c.Several() {
+		return e.Run(ctx, c, opts, args...)
+	}
+	svcs := c.Selected()
+	errs := make([]error, len(svcs))
+	slots := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i, s := range svcs {
+		sc := c.ForService(s)
+		if err := outdir.Ensure(c.Dist, sc.Dist); err != nil {
+			return fmt.Errorf("%s %s: %w", args[0], s.Name, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			o := opts
+			out, errOut := prefixed(os.Stdout, s.Name), prefixed(os.Stderr, s.Name)
+			o.Stdout, o.Stderr = out, errOut
+			errs[i] = e.Run(ctx, sc, o, args...)
+			out.Flush()
+			errOut.Flush()
+		}()
+	}
+	wg.Wait()
+	var failed []string
+	for i, err := range errs {
+		if err != nil {
+			failed = append(failed, svcs[i].Name+": "+err.Error())
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%s: %d of %d services failed: %s", args[0], len(failed), len(svcs), strings.Join(failed, "; "))
+	}
+	return nil
 }

@@ -444,6 +444,8 @@ type RunOptions struct {
 	// folder's lock (distlock.Lock.File), so that the lock outlasts a
 	// front that was killed while its engine still cleans up.
 	Hold *os.File
+	// Stdout and Stderr take the engine's output; nil: this process's.
+	Stdout, Stderr io.Writer
 }
 
 // CleanupDelay is how long the engine has, after an interrupt, to remove
@@ -464,10 +466,17 @@ func (e *Engine) Run(ctx context.Context, c *config.Config, opts RunOptions, arg
 	if err != nil {
 		return fmt.Errorf("run the slimage engine: %w", err)
 	}
-	stderr := &errorLine{dst: os.Stderr}
+	stdout, errOut := opts.Stdout, opts.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if errOut == nil {
+		errOut = os.Stderr
+	}
+	stderr := &errorLine{dst: errOut}
 	cmd := exec.CommandContext(ctx, e.Path, args...)
 	cmd.Env = append(os.Environ(), config.EngineConfigVar+"="+string(doc))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	if opts.Hold != nil {
 		cmd.ExtraFiles = []*os.File{opts.Hold}
 	}
