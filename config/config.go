@@ -20,114 +20,153 @@ import (
 // Config says what to build and where. Fields left empty are derived by
 // Resolve; fields a user set are only checked.
 type Config struct {
-	Dir        string     // SLIMAGE_DIR: the module's root (holds go.mod)
-	Main       string     // SLIMAGE_MAIN: main package, "./cmd/api" or an import path
-	Binary     string     // SLIMAGE_BINARY: executable name
-	Platforms  []Platform // SLIMAGE_PLATFORMS: comma list of os/arch[/variant]
-	Dist       string     // SLIMAGE_DIST: output folder
-	Version    string     // SLIMAGE_VERSION: stamped into the binary
-	VersionVar string     // SLIMAGE_VERSION_VAR: -X targets, "main.version" or "main.commit={{commit}},…" (see Stamps); "" stamps nothing
+	Dir        string     `json:"dir"`        // SLIMAGE_DIR: the module's root (holds go.mod)
+	Main       string     `json:"main"`       // SLIMAGE_MAIN: main package, "./cmd/api" or an import path
+	Binary     string     `json:"binary"`     // SLIMAGE_BINARY: executable name
+	Platforms  []Platform `json:"platforms"`  // SLIMAGE_PLATFORMS: comma list of os/arch[/variant]
+	Dist       string     `json:"dist"`       // SLIMAGE_DIST: output folder
+	Version    string     `json:"version"`    // SLIMAGE_VERSION: stamped into the binary
+	VersionVar string     `json:"versionVar"` // SLIMAGE_VERSION_VAR: -X targets, "main.version" or "main.commit={{commit}},…" (see Stamps); "" stamps nothing
 	// SLIMAGE_CGO_DROPPED: what a linked package built without its cgo
 	// files does to the build: warn (a note; a known stub still fails),
 	// fail, or allow.
-	CgoDropped string
+	CgoDropped string `json:"cgoDropped"`
 	// SLIMAGE_DEPS_VERIFY: full (go mod verify re-hashes every module) or
 	// fast (only module folders changed since slimage last verified them);
 	// "" is full under CI=true, else fast.
-	DepsVerify string
+	DepsVerify string `json:"depsVerify"`
 
-	Image string // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
-	TZ    string // SLIMAGE_TZ: IANA zone baked into the image
+	Image string `json:"image"` // SLIMAGE_IMAGE: reference to tag, default <binary>:<version>
+	TZ    string `json:"tz"`    // SLIMAGE_TZ: IANA zone baked into the image
 	// SLIMAGE_ZONES: more zones the service loads with time.LoadLocation,
 	// comma-separated, each copied beside TZ's; or "all": the Go
 	// toolchain's whole zoneinfo.zip, with ZONEINFO pointing at it.
-	Zones    []string
-	CABundle string   // SLIMAGE_CA_BUNDLE: the image's CA bundle; "" finds the host's
-	ExtraCA  []string // SLIMAGE_EXTRA_CA: PEM files appended to the bundle (":"-separated)
+	Zones    []string `json:"zones"`
+	CABundle string   `json:"caBundle"` // SLIMAGE_CA_BUNDLE: the image's CA bundle; "" finds the host's
+	ExtraCA  []string `json:"extraCA"`  // SLIMAGE_EXTRA_CA: PEM files appended to the bundle (":"-separated)
 	// SLIMAGE_CA_STRICT: an expired certificate, or one that is not a CA,
 	// in SLIMAGE_CA_BUNDLE or SLIMAGE_EXTRA_CA fails the check (it is
 	// reported either way).
-	CAStrict bool
-	User     string   // SLIMAGE_USER: nonroot (65532:65532), root, or uid:gid
-	Ports    []string // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
-	Args     []string // SLIMAGE_ARGS: default arguments (CMD), space-separated
-	Files    []string // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
+	CAStrict bool     `json:"caStrict"`
+	User     string   `json:"user"`  // SLIMAGE_USER: nonroot (65532:65532), root, or uid:gid
+	Ports    []string `json:"ports"` // SLIMAGE_PORTS: exposed ports, "8080" or "53/udp"
+	Args     []string `json:"args"`  // SLIMAGE_ARGS: default arguments (CMD), space-separated
+	Files    []string `json:"files"` // SLIMAGE_FILES: run-time files, "src:dst" (src in the module, dst absolute)
 	// SLIMAGE_LABELS: more image labels, comma-separated key=value. A key
 	// slimage sets itself (SlimageLabels) is refused there; key:=value (or
 	// LabelOverrides) says that yours wins.
-	Labels         map[string]string
-	LabelOverrides map[string]string
-	Builder        string // SLIMAGE_BUILDER: oci (the default) or docker; "" chooses (see Resolve)
+	Labels         map[string]string `json:"labels"`
+	LabelOverrides map[string]string `json:"labelOverrides"`
+	Builder        string            `json:"builder"` // SLIMAGE_BUILDER: oci (the default) or docker; "" chooses (see Resolve)
 	// SLIMAGE_DOCKERFILE_MODE: host (the binary is built here and copied in)
 	// or multistage (a self-contained Dockerfile that builds inside Docker).
-	DockerfileMode string
-	GoImage        string // SLIMAGE_GO_IMAGE: the multistage builder image, default golang:<go.mod version>
-	DockerfileOut  string // SLIMAGE_DOCKERFILE_OUT: where the multistage Dockerfile goes, relative to the module
-	Push           string // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
+	DockerfileMode string `json:"dockerfileMode"`
+	GoImage        string `json:"goImage"`       // SLIMAGE_GO_IMAGE: the multistage builder image, default golang:<go.mod version>
+	DockerfileOut  string `json:"dockerfileOut"` // SLIMAGE_DOCKERFILE_OUT: where the multistage Dockerfile goes, relative to the module
+	Push           string `json:"push"`          // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
 
-	VerifyTLS      string        // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
-	VerifyHealth   string        // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"
-	VerifyTimeout  time.Duration // SLIMAGE_VERIFY_TIMEOUT: how long the service may take to answer
-	VerifyGrace    time.Duration // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
-	VerifyMinRoots int           // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
-	VerifySettle   time.Duration // SLIMAGE_VERIFY_SETTLE: how long the service must stay up once it answers
-	VerifyStop     time.Duration // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
-	VerifyNonroot  bool          // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
+	VerifyTLS      string        `json:"verifyTLS"`      // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
+	VerifyHealth   string        `json:"verifyHealth"`   // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"
+	VerifyTimeout  time.Duration `json:"verifyTimeout"`  // SLIMAGE_VERIFY_TIMEOUT: how long the service may take to answer
+	VerifyGrace    time.Duration `json:"verifyGrace"`    // SLIMAGE_VERIFY_GRACE: how long a service without ports must stay up
+	VerifyMinRoots int           `json:"verifyMinRoots"` // SLIMAGE_VERIFY_MIN_ROOTS: fewest roots a bundle may hold
+	VerifySettle   time.Duration `json:"verifySettle"`   // SLIMAGE_VERIFY_SETTLE: how long the service must stay up once it answers
+	VerifyStop     time.Duration `json:"verifyStop"`     // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
+	VerifyNonroot  bool          `json:"verifyNonroot"`  // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
 	// SLIMAGE_VERIFY_LABELS: labels put on every container verify starts,
 	// comma-separated key=value (a CI job's ID, to find or remove them).
-	VerifyLabels map[string]string
+	VerifyLabels map[string]string `json:"verifyLabels"`
 
-	VulnDB    string   // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
-	VulnAllow []string // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
+	VulnDB    string   `json:"vulnDB"`    // SLIMAGE_VULN_DB: the vulnerability database's URL (https://, or file:// for a local copy); "" the Go team's
+	VulnAllow []string `json:"vulnAllow"` // SLIMAGE_VULN_ALLOW: advisory IDs vulncheck reports but does not fail on, comma-separated
 
 	// SLIMAGE_SERVICES: the services this run builds, images and
 	// verifies (a CI matrix: one job each); empty for all.
-	Select []string
+	Select []string `json:"select"`
 	// SLIMAGE_REPO: the repository prefix of each service's image when
 	// the module has several (registry.example.com/shop/ + the service).
-	Repo string
+	Repo string `json:"repo"`
 
 	// Services are the module's main packages (see Service), filled by
 	// Resolve; Go code configures one with Service.
-	Services        []*Service
+	Services        []*Service `json:"services"`
 	serviceSettings map[string]*Service
 	// BuildDist is where the binaries are when it is not Dist: a
 	// service's configuration (ForService), whose outputs are in a folder
 	// of its own.
-	BuildDist string
+	BuildDist string `json:"buildDist"`
 
 	// ModuleGoEnv (Go code only) is KEY=value pairs that the module's own
 	// go commands (deps and build) get on top of the environment, such as
 	// a GOPROXY that serves this module's dependencies alone. No other go
 	// command gets them: the engine's build runs with the user's own.
-	ModuleGoEnv []string
+	ModuleGoEnv []string `json:"moduleGoEnv"`
 
 	// Filled by Resolve from go.mod, git and the go command; not settings.
-	Git      Git // the checkout's facts, read once for the image's labels
-	Module   Module
-	Vendor   bool // vendor/modules.txt exists: build with -mod=vendor
-	GoEnv    gotool.Env
+	Git      Git        `json:"git"` // the checkout's facts, read once for the image's labels
+	Module   Module     `json:"module"`
+	Vendor   bool       `json:"vendor"` // vendor/modules.txt exists: build with -mod=vendor
+	GoEnv    gotool.Env `json:"goEnv"`
 	resolved bool
+
+	// Built are the binaries build made, filled by gobuild.Build: the
+	// steps after it (staging, attestation, vulncheck) read them here,
+	// and never work them out again.
+	Built []Binary `json:"built"`
+}
+
+// Binary is one binary build made: whose, for which platform, where, its
+// digest, and how it was made.
+type Binary struct {
+	Service  string   `json:"service"`
+	Platform Platform `json:"platform"`
+	Path     string   `json:"path"`
+	SHA256   string   `json:"shA256"`
+	Flags    []string `json:"flags"` // the go build flags and package
+	Env      []string `json:"env"`   // the environment the build set (CGO_ENABLED, GOOS, GOARCH, …)
+}
+
+// BuiltBinary is the binary build made for p of c's service (c's one
+// service, or the one a ForService configuration is about).
+func (c *Config) BuiltBinary(p Platform) (Binary, bool) {
+	for _, b := range c.Built {
+		if b.Service == c.Binary && b.Platform == p {
+			return b, true
+		}
+	}
+	return Binary{}, false
+}
+
+// RecordBuilt keeps b in Built, in place of an earlier one of the same
+// service and platform.
+func (c *Config) RecordBuilt(b Binary) {
+	for i, o := range c.Built {
+		if o.Service == b.Service && o.Platform == b.Platform {
+			c.Built[i] = b
+			return
+		}
+	}
+	c.Built = append(c.Built, b)
 }
 
 // Module is what go.mod says about the module being built.
 type Module struct {
-	Path      string // module path
-	GoMod     string // absolute path of go.mod
-	Go        string // the go line
-	Toolchain string // the toolchain line, if any
-	Requires  int    // number of require lines
+	Path      string `json:"path"`      // module path
+	GoMod     string `json:"goMod"`     // absolute path of go.mod
+	Go        string `json:"go"`        // the go line
+	Toolchain string `json:"toolchain"` // the toolchain line, if any
+	Requires  int    `json:"requires"`  // number of require lines
 	// Replaces are the folders that replace directives point at (absolute):
 	// their files are part of the build like the module's own.
-	Replaces []string
+	Replaces []string `json:"replaces"`
 }
 
 // Git is what the module's checkout says of the commit being built; empty
 // outside a git repository.
 type Git struct {
-	Revision   string // the commit (git rev-parse HEAD)
-	CommitTime int64  // its committer time, Unix seconds
-	Origin     string // remote.origin.url
+	Revision   string `json:"revision"`   // the commit (git rev-parse HEAD)
+	CommitTime int64  `json:"commitTime"` // its committer time, Unix seconds
+	Origin     string `json:"origin"`     // remote.origin.url
 }
 
 // Default returns the settings that need no module to derive.
@@ -214,6 +253,14 @@ func (c *Config) Resolve(ctx context.Context) error {
 	}
 	return c.resolveImage()
 }
+
+// Resolved says whether Resolve made c (a configuration for verifyImage
+// needs no module, and is not).
+func (c *Config) Resolved() bool { return c.resolved }
+
+// MarkResolved says c comes resolved (from the front, through the
+// contract): the engine never resolves it again.
+func (c *Config) MarkResolved() { c.resolved = true }
 
 // isCI reads CI as CI systems set it (true, or 1).
 func isCI() bool { v := os.Getenv("CI"); return v != "" && v != "false" && v != "0" }

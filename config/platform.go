@@ -13,9 +13,9 @@ import (
 // Platform is a Go build target written os/arch[/variant], as Docker and OCI
 // write it: linux/amd64, linux/arm64, linux/arm/v7.
 type Platform struct {
-	OS      string
-	Arch    string
-	Variant string
+	OS      string `json:"os"`
+	Arch    string `json:"arch"`
+	Variant string `json:"variant"`
 }
 
 // ParsePlatform reads "os/arch[/variant]".

@@ -13,13 +13,15 @@ import (
 // the magefile give every service, with what Go code set for it (Service)
 // on top.
 type Service struct {
-	Name  string // the binary's name, which names the service
-	Main  string // its main package, "./cmd/api"
-	Image string // the reference its image is tagged
+	Name  string `json:"name"`  // the binary's name, which names the service
+	Main  string `json:"main"`  // its main package, "./cmd/api"
+	Image string `json:"image"` // the reference its image is tagged
 	// What its image exposes, runs and holds, and verify's health path:
 	// SLIMAGE_PORTS, SLIMAGE_ARGS, SLIMAGE_FILES, SLIMAGE_VERIFY_HEALTH.
-	Ports, Args, Files []string
-	VerifyHealth       string
+	Ports        []string `json:"ports"`
+	Args         []string `json:"args"`
+	Files        []string `json:"files"`
+	VerifyHealth string   `json:"verifyHealth"`
 }
 
 // Service is the settings of the service name (its binary's name) that Go

@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/contract"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -95,7 +96,7 @@ func TestEveryCommandRuns(t *testing.T) {
 // Every SLIMAGE_* name the pages use is a setting (or a prefix of some).
 func TestEverySettingExists(t *testing.T) {
 	names := config.EnvNames()
-	notSettings := []string{config.EngineConfigVar}
+	notSettings := []string{contract.EngineConfigVar}
 	name := regexp.MustCompile(`SLIMAGE_[A-Z0-9_]*[A-Z0-9](_\*)?`)
 	for _, p := range pages(t) {
 		for i, line := range strings.Split(read(t, p), "\n") {

@@ -3,6 +3,8 @@ package gobuild
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ type Artifact struct {
 	Platform config.Platform
 	Path     string
 	Size     int64
+	SHA256   string
 	// Linked is what the build found in what it linked (see readLinked);
 	// Notes say it, where it does not fail the build.
 	Linked Linked
@@ -47,6 +50,9 @@ func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, erro
 			return arts, err
 		}
 		for _, a := range built {
+			s := a.Service
+			c.RecordBuilt(config.Binary{Service: s, Platform: p, Path: a.Path, SHA256: a.SHA256,
+				Flags: append(Flags(c), mainOf(c, s)), Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)})
 			for _, n := range a.Notes {
 				fmt.Fprintln(w, n)
 			}
@@ -55,6 +61,16 @@ func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, erro
 		arts = append(arts, built...)
 	}
 	return arts, nil
+}
+
+// mainOf is the main package of the service named s.
+func mainOf(c *config.Config, s string) string {
+	for _, sv := range services(c) {
+		if sv.Name == s {
+			return sv.Main
+		}
+	}
+	return c.Main
 }
 
 // mainPackages are the main packages of the services Build builds.
@@ -154,7 +170,7 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 		fi, rec, ok := t.inputs.unchanged(t.out)
 		unchanged = unchanged && ok
 		if ok {
-			a := Artifact{Service: s.Name, Platform: p, Path: t.out, Size: fi.Size(), Linked: rec.Linked}
+			a := Artifact{Service: s.Name, Platform: p, Path: t.out, Size: fi.Size(), SHA256: rec.SHA256, Linked: rec.Linked}
 			notes, err := judgeLinked(c, p, a.Linked)
 			if err != nil {
 				return nil, err
@@ -236,7 +252,10 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 			return nil, fmt.Errorf("build %s: %w", p, err)
 		}
 		arts[i].Size = fi.Size()
-		t.inputs.remember(t.out, (<-t.linked).linked)
+		if arts[i].SHA256, err = fileSHA256(t.out); err != nil {
+			return nil, fmt.Errorf("build %s: %w", p, err)
+		}
+		t.inputs.remember(t.out, arts[i].SHA256, (<-t.linked).linked)
 	}
 	return arts, nil
 }
@@ -319,4 +338,18 @@ func sameContent(a, b string) bool {
 	da, err1 := os.ReadFile(a)
 	db, err2 := os.ReadFile(b)
 	return err1 == nil && err2 == nil && bytes.Equal(da, db)
+}
+
+// fileSHA256 is the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

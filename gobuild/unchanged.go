@@ -27,6 +27,7 @@ type buildRecord struct {
 	Inputs string    `json:"inputs"`
 	Output fileStamp `json:"output"`
 	// What the build found, for an unchanged build to say again.
+	SHA256 string `json:"sha256"`
 	Linked Linked `json:"linked"`
 }
 
@@ -119,7 +120,7 @@ func (in buildInputs) unchanged(out string) (fs.FileInfo, buildRecord, bool) {
 	if err != nil {
 		return nil, rec, false
 	}
-	if json.Unmarshal(data, &rec) != nil || rec.Inputs != in.digest {
+	if json.Unmarshal(data, &rec) != nil || rec.Inputs != in.digest || rec.SHA256 == "" {
 		return nil, rec, false
 	}
 	fi, err := os.Stat(out)
@@ -131,7 +132,7 @@ func (in buildInputs) unchanged(out string) (fs.FileInfo, buildRecord, bool) {
 
 // remember records a build that succeeded; an input written during (or
 // just before) the build leaves the old record removed instead.
-func (in buildInputs) remember(out string, linked Linked) {
+func (in buildInputs) remember(out, sha256 string, linked Linked) {
 	os.Remove(in.record)
 	if in.digest == "" || in.racy {
 		return
@@ -140,7 +141,7 @@ func (in buildInputs) remember(out string, linked Linked) {
 	if err != nil {
 		return
 	}
-	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi), Linked: linked})
+	data, err := json.Marshal(buildRecord{Inputs: in.digest, Output: stampOf("", fi), SHA256: sha256, Linked: linked})
 	if err == nil {
 		atomicfile.Write(in.record, data, 0o644)
 	}

@@ -105,7 +105,14 @@ type attestationPair struct{ sbom, provenance []byte }
 // built for p from sc (the OCI path names it by its manifest's digest, the
 // Docker path by its ID).
 func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, image provenance.Artifact) (attestationPair, error) {
-	bin := gobuild.OutputPath(c, p)
+	made, ok := c.BuiltBinary(p)
+	if !ok {
+		// Not built by this run's build step (a test's own binary): the
+		// binary in place, made as build makes it.
+		made = config.Binary{Path: gobuild.OutputPath(c, p), Flags: append(gobuild.Flags(c), c.Main),
+			Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)}
+	}
+	bin := made.Path
 	created := sc.Created()
 	version := step.SlimageVersion()
 	bi, err := buildinfo.ReadFile(bin)
@@ -117,9 +124,11 @@ func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, ima
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("sbom %s: %w", p, err)
 	}
-	binSum, err := fileSHA256(bin)
-	if err != nil {
-		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
+	binSum := made.SHA256
+	if binSum == "" {
+		if binSum, err = fileSHA256(bin); err != nil {
+			return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
+		}
 	}
 	materials, err := materials(c, sc.Dir)
 	if err != nil {
@@ -129,7 +138,7 @@ func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, ima
 		Subjects: []provenance.Artifact{image, {Name: "/app/" + filepath.Base(bin), SHA256: binSum}},
 		Builder:  version, Repository: c.Git.Origin, Commit: c.Git.Revision, Dirty: dirty(c, bi),
 		Module: c.Module.Path, Main: c.Main, Platform: p.String(),
-		Flags: append(gobuild.Flags(c), c.Main), Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...),
+		Flags: made.Flags, Env: made.Env,
 		GoVersion: bi.GoVersion, Materials: materials,
 	}
 	provJSON, err := provenance.Statement(pb)

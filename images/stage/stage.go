@@ -164,6 +164,9 @@ func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error
 // folder of u, unless the context in place was made of the same inputs.
 func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform, u *outdir.Update) (*Context, error) {
 	binary := gobuild.OutputPath(c, p)
+	if b, ok := c.BuiltBinary(p); ok {
+		binary = b.Path // what build made, as it said
+	}
 	bi, err := os.Stat(binary)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)

@@ -142,6 +142,9 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 	var md strings.Builder
 	for _, p := range c.Platforms {
 		bin := gobuild.OutputPath(c, p)
+		if b, ok := c.BuiltBinary(p); ok {
+			bin = b.Path
+		}
 		if _, err := os.Stat(bin); err != nil {
 			return fmt.Errorf("vulncheck %s: no binary at %s: build it first (mage build)", p, human.Path(bin))
 		}

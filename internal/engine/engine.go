@@ -38,6 +38,7 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/childproc"
+	"github.com/slimage/slimage/internal/contract"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/progress"
@@ -459,10 +460,10 @@ const CleanupDelay = 60 * time.Second
 // engine is interrupted as well when this process dies (see package
 // childproc; the engine also watches for it). A failed step returns the
 // engine's own one-line cause, which the engine prints as its last line on
-// stderr after config.EngineErrorPrefix; that line is not passed on, since
+// stderr after contract.EngineErrorPrefix; that line is not passed on, since
 // mage prints the error itself.
 func (e *Engine) Run(ctx context.Context, c *config.Config, opts RunOptions, args ...string) error {
-	doc, err := config.MarshalDocument(c, e.Version, opts.Verbose)
+	doc, err := contract.MarshalDocument(c, e.Version, opts.Verbose)
 	if err != nil {
 		return fmt.Errorf("run the slimage engine: %w", err)
 	}
@@ -475,7 +476,7 @@ func (e *Engine) Run(ctx context.Context, c *config.Config, opts RunOptions, arg
 	}
 	stderr := &errorLine{dst: errOut}
 	cmd := exec.CommandContext(ctx, e.Path, args...)
-	cmd.Env = append(os.Environ(), config.EngineConfigVar+"="+string(doc))
+	cmd.Env = append(os.Environ(), contract.EngineConfigVar+"="+string(doc))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
 	if opts.Hold != nil {
 		cmd.ExtraFiles = []*os.File{opts.Hold}
@@ -511,7 +512,7 @@ func (w *errorLine) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		line := w.buf[:i+1]
-		if cause, ok := strings.CutPrefix(string(line), config.EngineErrorPrefix); ok {
+		if cause, ok := strings.CutPrefix(string(line), contract.EngineErrorPrefix); ok {
 			w.cause = strings.TrimSpace(cause)
 		} else if _, err := w.dst.Write(line); err != nil {
 			return len(p), err

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/contract"
 	"github.com/slimage/slimage/internal/gotool"
 )
 
@@ -51,7 +51,7 @@ func TestEngineNeedsNewerGo(t *testing.T) {
 func TestErrorLineKeepsTheCause(t *testing.T) {
 	var out bytes.Buffer
 	w := &errorLine{dst: &out}
-	for _, chunk := range []string{"building\nstep 1", " done\n" + config.EngineErrorPrefix + "verify x: 1 of 7 checks", " failed\ntrailing"} {
+	for _, chunk := range []string{"building\nstep 1", " done\n" + contract.EngineErrorPrefix + "verify x: 1 of 7 checks", " failed\ntrailing"} {
 		w.Write([]byte(chunk))
 	}
 	w.flush()

@@ -9,7 +9,7 @@
 //
 // vulncheck is a command of its own (slimage-vulncheck), built only when
 // it is used. The configuration comes resolved from the front, as JSON in
-// SLIMAGE_ENGINE_CONFIG (see config.Document); package step says how a
+// SLIMAGE_ENGINE_CONFIG (see contract.Document); package step says how a
 // step ends.
 package main
 
@@ -26,6 +26,7 @@ import (
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/internal/step"
 	"github.com/slimage/slimage/images/verify"
+	"github.com/slimage/slimage/internal/contract"
 )
 
 const name = "slimage-engine"
@@ -38,7 +39,7 @@ func main() {
 	step.Main(name, "image, verify or verify-image <ref>", run)
 }
 
-func run(ctx context.Context, doc *config.Document, args []string) error {
+func run(ctx context.Context, doc *contract.Document, args []string) error {
 	c := doc.Config
 	defer daemon.Close()
 	progress := io.Discard

@@ -12,16 +12,16 @@ import (
 	"context"
 	"os"
 
-	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/internal/step"
 	"github.com/slimage/slimage/images/vulncheck"
+	"github.com/slimage/slimage/internal/contract"
 )
 
 const name = "slimage-vulncheck"
 
 func main() { step.Main(name, "vulncheck", run) }
 
-func run(ctx context.Context, doc *config.Document, args []string) error {
+func run(ctx context.Context, doc *contract.Document, args []string) error {
 	if args[0] == "vulncheck" && len(args) == 1 && doc.Resolved {
 		return vulncheck.Check(ctx, doc.Config, os.Stdout)
 	}

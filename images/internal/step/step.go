@@ -16,19 +16,19 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/contract"
 )
 
 // Run is one command's steps: args are its arguments (the step's name
 // first), doc the configuration from the front.
-type Run func(ctx context.Context, doc *config.Document, args []string) error
+type Run func(ctx context.Context, doc *contract.Document, args []string) error
 
 // Main runs a command: steps names what it runs, for the error a person
 // gets who starts it by hand. An interrupt (Ctrl-C, the front's context
 // being cancelled, or the front dying: see watchParent) cancels ctx, and
 // the step still removes what it made, within CleanupLimit: the engine
 // never outlives its run by more. A failed step prints its one-line cause
-// as the last line on stderr, after config.EngineErrorPrefix, and exits 1.
+// as the last line on stderr, after contract.EngineErrorPrefix, and exits 1.
 func Main(name, steps string, run Run) {
 	ctx, cancel := context.WithCancel(context.Background())
 	signals := make(chan os.Signal, 1)
@@ -42,7 +42,7 @@ func Main(name, steps string, run Run) {
 		// Later signals change nothing: the clean-up is under way, and
 		// bounded.
 		time.AfterFunc(CleanupLimit, func() {
-			fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+name+": interrupted, and its clean-up took longer than "+CleanupLimit.String()+": stopped")
+			fmt.Fprintln(os.Stderr, contract.EngineErrorPrefix+name+": interrupted, and its clean-up took longer than "+CleanupLimit.String()+": stopped")
 			os.Exit(1)
 		})
 	}()
@@ -51,7 +51,7 @@ func Main(name, steps string, run Run) {
 	if err == nil {
 		return
 	}
-	fmt.Fprintln(os.Stderr, config.EngineErrorPrefix+strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintln(os.Stderr, contract.EngineErrorPrefix+strings.ReplaceAll(err.Error(), "\n", "; "))
 	os.Exit(1)
 }
 
@@ -96,11 +96,11 @@ func runStep(ctx context.Context, name, steps string, run Run, args []string) er
 	if len(args) == 0 {
 		return fmt.Errorf("%s: no step: run %s or version (the mage targets start it for you)", name, steps)
 	}
-	data, ok := os.LookupEnv(config.EngineConfigVar)
+	data, ok := os.LookupEnv(contract.EngineConfigVar)
 	if !ok {
-		return fmt.Errorf("%s %s: no configuration in %s: run it through the mage targets (mage %s)", name, args[0], config.EngineConfigVar, args[0])
+		return fmt.Errorf("%s %s: no configuration in %s: run it through the mage targets (mage %s)", name, args[0], contract.EngineConfigVar, args[0])
 	}
-	doc, err := config.UnmarshalDocument([]byte(data))
+	doc, err := contract.UnmarshalDocument([]byte(data))
 	if err != nil {
 		return err
 	}

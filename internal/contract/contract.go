@@ -1,14 +1,21 @@
-package config
+// Package contract is what the front (the mage targets) and the engine (the
+// child process that builds and verifies images) say to each other: the
+// configuration, resolved, with what build made (Config.Built), in one
+// document with a format version, and the engine's one-line error. Both
+// modules import it; nothing else crosses.
+package contract
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/slimage/slimage/config"
 )
 
 // DocumentFormat names the version of Document's JSON. The engine refuses
 // any other, so a front and an engine that disagree on the configuration
 // never run together.
-const DocumentFormat = "slimage.config/v1"
+const DocumentFormat = "slimage.config/v2"
 
 // Document is how the front hands the configuration to the engine (the
 // child process that builds and verifies images): the one way, in the
@@ -18,7 +25,7 @@ type Document struct {
 	Slimage  string  `json:"slimage"`  // the front's module version, "(local)" for a folder
 	Verbose  bool    `json:"verbose"`  // mage -v
 	Resolved bool    `json:"resolved"` // Config went through Resolve (not so for verifyImage)
-	Config   *Config `json:"config"`
+	Config   *config.Config `json:"config"`
 }
 
 // EngineConfigVar is the environment variable that carries the Document.
@@ -29,8 +36,8 @@ const EngineConfigVar = "SLIMAGE_ENGINE_CONFIG"
 const EngineErrorPrefix = "slimage-engine error: "
 
 // MarshalDocument encodes c for the engine.
-func MarshalDocument(c *Config, slimageVersion string, verbose bool) ([]byte, error) {
-	return json.Marshal(Document{Format: DocumentFormat, Slimage: slimageVersion, Verbose: verbose, Resolved: c.resolved, Config: c})
+func MarshalDocument(c *config.Config, slimageVersion string, verbose bool) ([]byte, error) {
+	return json.Marshal(Document{Format: DocumentFormat, Slimage: slimageVersion, Verbose: verbose, Resolved: c.Resolved(), Config: c})
 }
 
 // UnmarshalDocument decodes what MarshalDocument wrote; a resolved
@@ -47,6 +54,8 @@ func UnmarshalDocument(data []byte) (*Document, error) {
 	if d.Config == nil {
 		return nil, fmt.Errorf("read the configuration from the front: no config in it")
 	}
-	d.Config.resolved = d.Resolved
+	if d.Resolved {
+		d.Config.MarkResolved()
+	}
 	return &d, nil
 }

@@ -1,4 +1,4 @@
-package config_test
+package contract_test
 
 import (
 	"reflect"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/internal/contract"
 	"github.com/slimage/slimage/internal/testkit"
 )
 
@@ -57,26 +58,26 @@ func fillAll(t *testing.T, v reflect.Value, path string) {
 func TestDocumentRoundTripsEveryField(t *testing.T) {
 	c := &config.Config{}
 	fillAll(t, reflect.ValueOf(c).Elem(), "Config")
-	data, err := config.MarshalDocument(c, "v1.2.3", true)
+	data, err := contract.MarshalDocument(c, "v1.2.3", true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := config.UnmarshalDocument(data)
+	doc, err := contract.UnmarshalDocument(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(doc.Config, c) {
 		t.Errorf("round trip changed the configuration:\n got %+v\nwant %+v", doc.Config, c)
 	}
-	if doc.Slimage != "v1.2.3" || !doc.Verbose || doc.Format != config.DocumentFormat {
+	if doc.Slimage != "v1.2.3" || !doc.Verbose || doc.Format != contract.DocumentFormat {
 		t.Errorf("document header: %+v", doc)
 	}
 }
 
 func TestDocumentOfAnotherFormatIsRefused(t *testing.T) {
-	_, err := config.UnmarshalDocument([]byte(`{"format":"slimage.config/v0","config":{}}`))
-	testkit.ErrorMentions(t, err, "slimage.config/v0", config.DocumentFormat, "different slimage releases")
-	_, err = config.UnmarshalDocument([]byte(`{"format":`))
+	_, err := contract.UnmarshalDocument([]byte(`{"format":"slimage.config/v0","config":{}}`))
+	testkit.ErrorMentions(t, err, "slimage.config/v0", contract.DocumentFormat, "different slimage releases")
+	_, err = contract.UnmarshalDocument([]byte(`{"format":`))
 	if err == nil || !strings.Contains(err.Error(), "read the configuration") {
 		t.Errorf("bad JSON: %v", err)
 	}
