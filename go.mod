@@ -1,6 +1,6 @@
 module github.com/slimage/slimage
 
-go 1.23.0
+go 1.22
 
 require (
 	github.com/magefile/mage v1.15.0

@@ -149,10 +149,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// A service that pins the oldest mage whose magefiles cancel their targets
-// on Ctrl-C (v1.15.0, which slimage's clean-up relies on) and the
-// oldest golang.org/x/mod the front can use (v0.11.0) keeps both pins
-// when it imports the targets: the front requires no newer ones.
+// A service on go 1.22 that pins the oldest mage whose magefiles cancel
+// their targets on Ctrl-C (v1.15.0, which slimage's clean-up relies on) and
+// the oldest golang.org/x/mod the front can use (v0.11.0) keeps its go line
+// and both pins when it imports the targets: the front requires no newer.
 func TestImportingTargetsKeepsOlderPins(t *testing.T) {
 	testkit.ModCacheProxy(t)
 	// The sample: nothing else in its graph needs a newer x/mod (the
@@ -164,8 +164,13 @@ func TestImportingTargetsKeepsOlderPins(t *testing.T) {
 	for p, v := range pins {
 		testkit.Go(t, dir, "mod", "edit", "-require="+p+"@"+v)
 	}
+	goLine := readModFile(t, dir).Go.Version
 	testkit.ImportTargets(t, dir)
-	for _, r := range readModFile(t, dir).Require {
+	after := readModFile(t, dir)
+	if after.Go.Version != goLine {
+		t.Errorf("the go line moved from %s to %s", goLine, after.Go.Version)
+	}
+	for _, r := range after.Require {
 		if want, ok := pins[r.Mod.Path]; ok && r.Mod.Version != want {
 			t.Errorf("%s moved from %s to %s", r.Mod.Path, want, r.Mod.Version)
 		}

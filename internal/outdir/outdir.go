@@ -410,13 +410,15 @@ func moveError(p string, err error) error {
 // rollBack undoes what rollForward did, in reverse.
 func rollBack(dist, dir string, j journal) error {
 	var errs []error
-	for _, n := range slices.Backward(j.Remove) {
+	for i := len(j.Remove) - 1; i >= 0; i-- {
+		n := j.Remove[i]
 		cur, old := filepath.Join(dist, n), filepath.Join(dir, "old", "removed-"+n)
 		if exists(old) && !exists(cur) {
 			errs = append(errs, os.Rename(old, cur))
 		}
 	}
-	for _, n := range slices.Backward(j.Names) {
+	for i := len(j.Names) - 1; i >= 0; i-- {
+		n := j.Names[i]
 		cur, next, old := filepath.Join(dist, n), filepath.Join(dir, "new", n), filepath.Join(dir, "old", n)
 		if exists(next) {
 			continue // never moved in
