@@ -22,6 +22,10 @@
 //
 //	go run ./bench [-runs 5] [-cold 2] [-fresh 1]
 //
+// With -sample multi it builds testdata/multi's three services instead:
+// one mage image against three single-service runs, the bare commands and
+// ko build ./cmd/... (see runMulti).
+//
 // Run it as that, not through mage.go, which adds -trimpath to GOFLAGS and
 // CGO_ENABLED=0 for its own reasons: they would change what slimage's cold
 // and no-op rows cost.
@@ -63,22 +67,45 @@ func main() {
 	runs := flag.Int("runs", 5, "no-op and one-line runs per variant (medians)")
 	cold := flag.Int("cold", 2, "cold runs per variant (medians)")
 	fresh := flag.Int("fresh", 1, "fresh-runner runs per tool (medians)")
+	sample := flag.String("sample", "hello", "hello (one service, the four ways above) or multi (testdata/multi's three services: see runMulti)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
-	if err := run(*runs, *cold, *fresh); err != nil {
+	root, err := os.Getwd()
+	if err == nil {
+		if _, err = os.Stat(filepath.Join(root, "testdata", "hello", "go.mod")); err != nil {
+			err = errors.New("run from the repository's root: go run ./bench")
+		}
+	}
+	if err == nil {
+		switch *sample {
+		case "hello":
+			err = run(root, *runs, *cold, *fresh)
+		case "multi":
+			err = runMulti(root, *runs, *cold)
+		default:
+			err = fmt.Errorf("-sample %s: no such sample: use hello or multi", *sample)
+		}
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(runs, cold, fresh int) error {
-	root, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(root, "testdata", "hello", "go.mod")); err != nil {
-		return errors.New("run from the repository's root: go run ./bench")
-	}
+// timed runs run with env at a random point of the second.
+func timed(run func(env []string) error, env []string) (time.Duration, error) {
+	// On this machine's daemon (fuse-overlayfs) a docker build's COPY ends
+	// just after a whole second of the wall clock, so runs of a steady
+	// rhythm lock into one phase and show the bare commands at 0.3 s in one
+	// run of the benchmark and at 1.0 s in the next. What an edit at any
+	// moment costs is the spread this gives.
+	time.Sleep(rand.N(time.Second))
+	began := time.Now()
+	err := run(env)
+	return time.Since(began), err
+}
+
+func run(root string, runs, cold, fresh int) error {
 	work, err := os.MkdirTemp("", "slimage-bench-")
 	if err != nil {
 		return err
@@ -176,18 +203,6 @@ COPY hello /app/hello
 		return os.WriteFile(filepath.Join(svc, "zz_bench.go"), []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
 	}
 	results := make([]struct{ cold, noop, change []time.Duration }, len(variants))
-	timed := func(v variant, env []string) (time.Duration, error) {
-		// Each run starts at a random point of the second: on this
-		// machine's daemon (fuse-overlayfs) a docker build's COPY ends just
-		// after a whole second of the wall clock, so runs of a steady rhythm
-		// lock into one phase and show the bare commands at 0.3 s in one
-		// run of the benchmark and at 1.0 s in the next. What an edit at
-		// any moment costs is the spread this gives.
-		time.Sleep(rand.N(time.Second))
-		began := time.Now()
-		err := v.run(env)
-		return time.Since(began), err
-	}
 	for i, v := range variants {
 		for range cold {
 			exec.Command("docker", "rmi", "-f", v.image).Run()
@@ -195,7 +210,7 @@ COPY hello /app/hello
 			if err := edit(); err != nil {
 				return err
 			}
-			d, err := timed(v, caches)
+			d, err := timed(v.run, caches)
 			if err != nil {
 				return fmt.Errorf("%s, cold: %w", v.name, err)
 			}
@@ -229,7 +244,7 @@ COPY hello /app/hello
 			if err := edit(); err != nil {
 				return err
 			}
-			d, err := timed(v, caches)
+			d, err := timed(v.run, caches)
 			// The module cache is read-only, as the go command leaves it.
 			sh(work, []string{"GOMODCACHE=" + modcache}, "go", "clean", "-modcache")
 			if err != nil {
@@ -255,12 +270,12 @@ COPY hello /app/hello
 			if err := edit(); err != nil {
 				return err
 			}
-			d, err := timed(v, nil)
+			d, err := timed(v.run, nil)
 			if err != nil {
 				return fmt.Errorf("%s, one-line change: %w", v.name, err)
 			}
 			results[i].change = append(results[i].change, d)
-			if d, err = timed(v, nil); err != nil {
+			if d, err = timed(v.run, nil); err != nil {
 				return fmt.Errorf("%s, no-op: %w", v.name, err)
 			}
 			results[i].noop = append(results[i].noop, d)

@@ -102,17 +102,23 @@ type Config struct {
 	// command gets them: the engine's build runs with the user's own.
 	ModuleGoEnv []string `json:"moduleGoEnv"`
 
-	// Filled by Resolve from go.mod, git and the go command; not settings.
-	Git      Git        `json:"git"` // the checkout's facts, read once for the image's labels
-	Module   Module     `json:"module"`
-	Vendor   bool       `json:"vendor"` // vendor/modules.txt exists: build with -mod=vendor
-	GoEnv    gotool.Env `json:"goEnv"`
+	// Facts are what Resolve found, kept apart from the settings above.
+	Facts    `json:"facts"`
 	resolved bool
 
 	// Built are the binaries build made, filled by gobuild.Build: the
 	// steps after it (staging, attestation, vulncheck) read them here,
 	// and never work them out again.
 	Built []Binary `json:"built"`
+}
+
+// Facts are what Resolve reads from go.mod, git and the go command: not
+// settings, and never set by a user.
+type Facts struct {
+	Git    Git        `json:"git"` // the checkout's facts, read once for the image's labels
+	Module Module     `json:"module"`
+	Vendor bool       `json:"vendor"` // vendor/modules.txt exists: build with -mod=vendor
+	GoEnv  gotool.Env `json:"goEnv"`
 }
 
 // Binary is one binary build made: whose, for which platform, where, its

@@ -38,21 +38,22 @@ type Artifact struct {
 // platform in c.Platforms into <dist>/<os>_<arch>[_<variant>]/<binary>,
 // one go command per platform for all of them (the go command shares the
 // work), and checks each result with CheckBinary. It stops at the first
-// failure. A build that takes longer than a second shows its progress on
-// w (see package progress).
+// failure. What it made goes into c.Built for the steps after it. A build
+// that takes longer than a second shows its progress on w (see package
+// progress).
 func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, error) {
 	var arts []Artifact
 	for _, p := range c.Platforms {
+		t := TargetFor(c, p)
 		l := progress.Start(w, "build "+p.String())
-		built, err := buildPlatform(ctx, c, p, l)
+		built, err := buildTarget(ctx, t, l)
 		l.End("")
 		if err != nil {
 			return arts, err
 		}
-		for _, a := range built {
-			s := a.Service
-			c.RecordBuilt(config.Binary{Service: s, Platform: p, Path: a.Path, SHA256: a.SHA256,
-				Flags: append(Flags(c), mainOf(c, s)), Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)})
+		for i, a := range built {
+			c.RecordBuilt(config.Binary{Service: a.Service, Platform: p, Path: a.Path, SHA256: a.SHA256,
+				Flags: append(slices.Clip(t.Flags), t.Binaries[i].Main), Env: PlatformEnv(p)})
 			for _, n := range a.Notes {
 				fmt.Fprintln(w, n)
 			}
@@ -63,81 +64,13 @@ func Build(ctx context.Context, c *config.Config, w io.Writer) ([]Artifact, erro
 	return arts, nil
 }
 
-// mainOf is the main package of the service named s.
-func mainOf(c *config.Config, s string) string {
-	for _, sv := range services(c) {
-		if sv.Name == s {
-			return sv.Main
-		}
-	}
-	return c.Main
+// BuildTarget builds t quietly: one artifact per binary, in t's order.
+func BuildTarget(ctx context.Context, t Target) ([]Artifact, error) {
+	return buildTarget(ctx, t, nil)
 }
 
-// mainPackages are the main packages of the services Build builds.
-func mainPackages(c *config.Config) []string {
-	var out []string
-	for _, s := range services(c) {
-		out = append(out, s.Main)
-	}
-	return out
-}
-
-// services are what Build builds: the selected services, or, for a
-// configuration made by hand (the probe's), its one main package.
-func services(c *config.Config) []*config.Service {
-	if len(c.Services) > 0 {
-		return c.Selected()
-	}
-	return []*config.Service{{Name: c.Binary, Main: c.Main}}
-}
-
-// OutputPath is where Build puts the binary for p (of c's one service,
-// or of the service a ForService configuration is about).
-func OutputPath(c *config.Config, p config.Platform) string { return binaryPath(c, c.Binary, p) }
-
-func binaryPath(c *config.Config, name string, p config.Platform) string {
-	if p.OS == "windows" {
-		name += ".exe"
-	}
-	return filepath.Join(c.BinaryDir(p), name)
-}
-
-// Flags are the go build flags every slimage binary gets: -trimpath makes the
-// binary independent of the checkout path, -s -w drop the symbol table and
-// DWARF. Go's build ID is kept on purpose: it lets a rebuild of unchanged
-// sources skip the link (~0.2 s here), where -buildid= relinks every time.
-func Flags(c *config.Config) []string {
-	ldflags := "-s -w"
-	stamps, _ := c.Stamps() // checked when the configuration was read
-	for _, s := range stamps {
-		ldflags += " -X " + s.Var + "=" + s.Value(c)
-	}
-	// Passed straight to exec, never through a shell or mage's sh (which
-	// would expand $VAR in the version).
-	return []string{"-trimpath", modFlag(c), "-ldflags=" + ldflags}
-}
-
-// modFlag keeps the go command from rewriting go.mod or go.sum, or builds
-// from vendor/ when the module has one.
-func modFlag(c *config.Config) string {
-	if c.Vendor {
-		return "-mod=vendor"
-	}
-	return "-mod=readonly"
-}
-
-// BuildPlatform builds one platform of c's one main package (the
-// probe's: a configuration made by hand).
-func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Artifact, error) {
-	arts, err := buildPlatform(ctx, c, p, nil)
-	if err != nil {
-		return Artifact{}, err
-	}
-	return arts[0], nil
-}
-
-// buildPlatform builds every service of c for p with one go command,
-// showing its progress on l (nil: nowhere).
+// buildTarget builds every binary of t with one go command, showing its
+// progress on l (nil: nowhere).
 //
 // The go command writes into a temp folder beside the outputs; each binary
 // is renamed over its output only once the build and the checks pass, so
@@ -146,32 +79,29 @@ func BuildPlatform(ctx context.Context, c *config.Config, p config.Platform) (Ar
 // build IDs are current and skips the link of each that did not change.
 // When no input changed since the last build (see buildRecord), the go
 // command is not run at all.
-func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *progress.Line) ([]Artifact, error) {
-	svcs := services(c)
-	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
-	flags := Flags(c)
+func buildTarget(ctx context.Context, t Target, l *progress.Line) ([]Artifact, error) {
+	p := t.Platform
 	var mains []string
-	for _, s := range svcs {
-		mains = append(mains, s.Main)
+	for _, b := range t.Binaries {
+		mains = append(mains, b.Main)
 	}
-	type target struct {
-		s      *config.Service
-		out    string
+	type binary struct {
+		Output
 		inputs buildInputs
 		linked chan linkedAnswer
 	}
-	targets := make([]*target, len(svcs))
+	bins := make([]*binary, len(t.Binaries))
 	unchanged := true
 	var arts []Artifact
-	for i, s := range svcs {
-		t := &target{s: s, out: binaryPath(c, s.Name, p)}
-		t.inputs = readBuildInputs(c, t.out, append(slices.Clip(flags), mains...), env)
-		targets[i] = t
-		fi, rec, ok := t.inputs.unchanged(t.out)
+	for i, o := range t.Binaries {
+		b := &binary{Output: o}
+		b.inputs = readBuildInputs(t.Inputs, b.Path, append(slices.Clip(t.Flags), mains...), t.Env)
+		bins[i] = b
+		fi, rec, ok := b.inputs.unchanged(b.Path)
 		unchanged = unchanged && ok
 		if ok {
-			a := Artifact{Service: s.Name, Platform: p, Path: t.out, Size: fi.Size(), SHA256: rec.SHA256, Linked: rec.Linked}
-			notes, err := judgeLinked(c, p, a.Linked)
+			a := Artifact{Service: b.Service, Platform: p, Path: b.Path, Size: fi.Size(), SHA256: rec.SHA256, Linked: rec.Linked}
+			notes, err := judgeLinked(t, a.Linked)
 			if err != nil {
 				return nil, err
 			}
@@ -183,8 +113,8 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 		return arts, nil
 	}
 	arts = nil
-	dir := c.BinaryDir(p)
-	if err := outdir.MkdirAll(c.Dist, dir); err != nil {
+	dir := filepath.Dir(t.Binaries[0].Path)
+	if err := outdir.MkdirAll(t.Dist, dir); err != nil {
 		return nil, fmt.Errorf("build %s: %w", p, err)
 	}
 	tmp, err := os.MkdirTemp(dir, ".build-")
@@ -192,70 +122,68 @@ func buildPlatform(ctx context.Context, c *config.Config, p config.Platform, l *
 		return nil, fmt.Errorf("build %s: %w", p, err)
 	}
 	defer os.RemoveAll(tmp)
-	for _, t := range targets {
-		copyFile(t.out, filepath.Join(tmp, filepath.Base(t.out))) // none: built from scratch
+	for _, b := range bins {
+		copyFile(b.Path, filepath.Join(tmp, filepath.Base(b.Path))) // none: built from scratch
 		// What the binary links is asked while the go command builds it
 		// (it then reads what the build reads: it costs next to nothing).
-		t.linked = make(chan linkedAnswer, 1)
-		go func(t *target) {
-			sc := *c
-			sc.Main = t.s.Main
-			l, err := readLinked(ctx, &sc, p)
-			t.linked <- linkedAnswer{l, err}
-		}(t)
+		b.linked = make(chan linkedAnswer, 1)
+		go func(b *binary) {
+			l, err := readLinked(ctx, t, b.Main)
+			b.linked <- linkedAnswer{l, err}
+		}(b)
 	}
 	wait := func() {
-		for _, t := range targets {
-			<-t.linked
+		for _, b := range bins {
+			<-b.linked
 		}
 	}
 	// One binary: named by its output (SLIMAGE_BINARY may rename it);
 	// several: into the folder, where the go command names each after its
 	// package, as the services are named.
 	out := tmp + string(filepath.Separator)
-	if len(targets) == 1 {
-		out = filepath.Join(tmp, filepath.Base(targets[0].out))
+	if len(bins) == 1 {
+		out = filepath.Join(tmp, filepath.Base(bins[0].Path))
 	}
-	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: c.Dir, Env: env}, out, flags, mains, 0, l); err != nil {
+	if _, err := gotool.Build(ctx, gotool.Cmd{Dir: t.Dir, Env: t.Env}, out, t.Flags, mains, 0, l); err != nil {
 		wait()
-		return nil, buildError(ctx, c, p, mains, err)
+		return nil, buildError(ctx, t, err)
 	}
-	for _, t := range targets {
-		built := filepath.Join(tmp, filepath.Base(t.out))
+	for _, b := range bins {
+		built := filepath.Join(tmp, filepath.Base(b.Path))
 		if err := CheckBinary(built, p); err != nil {
 			wait()
-			return nil, fmt.Errorf("build %s: %s %w", p, human.Path(t.out), err)
+			return nil, fmt.Errorf("build %s: %s %w", p, human.Path(b.Path), err)
 		}
-		answer := <-t.linked
+		answer := <-b.linked
 		if answer.err != nil {
-			return nil, buildError(ctx, c, p, mains, answer.err)
+			return nil, buildError(ctx, t, answer.err)
 		}
-		notes, err := judgeLinked(c, p, answer.linked)
+		notes, err := judgeLinked(t, answer.linked)
 		if err != nil {
 			return nil, err
 		}
-		t.linked <- answer // for remember, below
-		arts = append(arts, Artifact{Service: t.s.Name, Platform: p, Path: t.out, Linked: answer.linked, Notes: notes})
+		b.linked <- answer // for remember, below
+		arts = append(arts, Artifact{Service: b.Service, Platform: p, Path: b.Path, Linked: answer.linked, Notes: notes})
 	}
-	for i, t := range targets {
+	for i, b := range bins {
 		// An unchanged binary keeps its file (and so its identity on
 		// disk): the image step sees at a stat that nothing needs
 		// restaging.
-		built := filepath.Join(tmp, filepath.Base(t.out))
-		if !sameContent(t.out, built) {
-			if err := os.Rename(built, t.out); err != nil {
+		built := filepath.Join(tmp, filepath.Base(b.Path))
+		if !sameContent(b.Path, built) {
+			if err := os.Rename(built, b.Path); err != nil {
 				return nil, fmt.Errorf("build %s: %w", p, err)
 			}
 		}
-		fi, err := os.Stat(t.out)
+		fi, err := os.Stat(b.Path)
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", p, err)
 		}
 		arts[i].Size = fi.Size()
-		if arts[i].SHA256, err = fileSHA256(t.out); err != nil {
+		if arts[i].SHA256, err = fileSHA256(b.Path); err != nil {
 			return nil, fmt.Errorf("build %s: %w", p, err)
 		}
-		t.inputs.remember(t.out, arts[i].SHA256, (<-t.linked).linked)
+		b.inputs.remember(b.Path, arts[i].SHA256, (<-b.linked).linked)
 	}
 	return arts, nil
 }
@@ -269,7 +197,8 @@ type linkedAnswer struct {
 // is a dependency that only compiles with cgo; the compiler then reports
 // undefined names far from the cause, so look for the package that imports
 // "C" and name it instead.
-func buildError(ctx context.Context, c *config.Config, p config.Platform, mains []string, err error) error {
+func buildError(ctx context.Context, t Target, err error) error {
+	p := t.Platform
 	if ctx.Err() != nil {
 		return fmt.Errorf("build %s: interrupted while compiling", p)
 	}
@@ -277,12 +206,16 @@ func buildError(ctx context.Context, c *config.Config, p config.Platform, mains 
 	if !errors.As(err, &exit) {
 		return fmt.Errorf("build %s: %w", p, err)
 	}
-	if pkgs := cgoPackages(ctx, c, p, mains); len(pkgs) > 0 {
+	if pkgs := cgoPackages(ctx, t); len(pkgs) > 0 {
 		more := ""
 		if len(pkgs) > 1 {
 			more = fmt.Sprintf(" (and %d more: %s)", len(pkgs)-1, strings.Join(pkgs[1:], ", "))
 		}
 		return fmt.Errorf("build %s: package %s needs cgo (imports C)%s: slimage builds with CGO_ENABLED=0 for a static binary: set CGO-free build tags or drop the dependency", p, pkgs[0], more)
+	}
+	var mains []string
+	for _, b := range t.Binaries {
+		mains = append(mains, b.Main)
 	}
 	return fmt.Errorf("build %s: %s: %s", p, strings.Join(mains, " "), gotool.Cause(exit.Stderr))
 }
@@ -290,10 +223,12 @@ func buildError(ctx context.Context, c *config.Config, p config.Platform, mains 
 // cgoPackages lists the non-standard packages in the main package's import
 // graph that have cgo files when cgo is on: the standard library's all have
 // pure-Go fallbacks, a third-party one usually does not.
-func cgoPackages(ctx context.Context, c *config.Config, p config.Platform, mains []string) []string {
-	env := moduleEnv(c, append([]string{"CGO_ENABLED=1"}, p.GoEnv()...)...)
-	res, _ := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env,
-		Args: append([]string{"list", "-e", "-deps", "-json=ImportPath,Standard,CgoFiles", modFlag(c)}, mains...)})
+func cgoPackages(ctx context.Context, t Target) []string {
+	args := append([]string{"list", "-e", "-deps", "-json=ImportPath,Standard,CgoFiles"}, t.Flags...)
+	for _, b := range t.Binaries {
+		args = append(args, b.Main)
+	}
+	res, _ := gotool.Run(ctx, gotool.Cmd{Dir: t.Dir, Env: append(slices.Clip(t.Env), "CGO_ENABLED=1"), Args: args})
 	var pkgs []string
 	dec := json.NewDecoder(strings.NewReader(string(res.Stdout)))
 	for {

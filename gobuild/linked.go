@@ -49,15 +49,14 @@ type listedPackage struct {
 	GoFiles, IgnoredGoFiles []string
 }
 
-// readLinked asks the go command which packages c's binary for p links
+// readLinked asks the go command which packages t's binary of main links
 // (the flags and environment of the build), and judges them: the
 // non-standard ones whose files with cgo would have been built with cgo
 // on (the standard library's cgo parts all have pure-Go equivalents), and
 // the -X targets that find no string variable.
-func readLinked(ctx context.Context, c *config.Config, p config.Platform) (Linked, error) {
-	env := moduleEnv(c, append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)...)
-	res, err := gotool.Run(ctx, gotool.Cmd{Dir: c.Dir, Env: env,
-		Args: []string{"list", "-e", "-deps", "-json=ImportPath,Name,Standard,Dir,GoFiles,IgnoredGoFiles", modFlag(c), c.Main}})
+func readLinked(ctx context.Context, t Target, main string) (Linked, error) {
+	args := append([]string{"list", "-e", "-deps", "-json=ImportPath,Name,Standard,Dir,GoFiles,IgnoredGoFiles"}, t.Flags...)
+	res, err := gotool.Run(ctx, gotool.Cmd{Dir: t.Dir, Env: t.Env, Args: append(args, main)})
 	if err != nil {
 		return Linked{}, err
 	}
@@ -71,10 +70,9 @@ func readLinked(ctx context.Context, c *config.Config, p config.Platform) (Linke
 		pkgs = append(pkgs, pkg)
 	}
 	var l Linked
-	l.CgoDropped = droppedCgo(pkgs, p, buildTags(c.GoEnv.GOFLAGS))
-	stamps, _ := c.Stamps() // checked when the configuration was read
-	for _, s := range stamps {
-		if why := unstamped(pkgs, s.Var); why != "" {
+	l.CgoDropped = droppedCgo(pkgs, t.Platform, t.Tags)
+	for _, v := range t.Stamps {
+		if why := unstamped(pkgs, v); why != "" {
 			l.Unstamped = append(l.Unstamped, why)
 		}
 	}
@@ -176,11 +174,12 @@ func buildTags(goflags string) []string {
 // with SLIMAGE_CGO_DROPPED=fail, for any package built without its cgo
 // files; it returns a note for each other one, and for each -X target
 // that sets nothing.
-func judgeLinked(c *config.Config, p config.Platform, l Linked) (notes []string, err error) {
+func judgeLinked(t Target, l Linked) (notes []string, err error) {
+	p := t.Platform
 	for _, why := range l.Unstamped {
 		notes = append(notes, fmt.Sprintf("build %s: note: %s: set SLIMAGE_VERSION_VAR to your version variable (importpath.name), or empty to stamp nothing", p, why))
 	}
-	if c.CgoDropped == "allow" {
+	if t.CgoDropped == "allow" {
 		return notes, nil
 	}
 	for _, d := range l.CgoDropped {
@@ -188,7 +187,7 @@ func judgeLinked(c *config.Config, p config.Platform, l Linked) (notes []string,
 		if fix, ok := knownStubs[d.Package]; ok {
 			return nil, fmt.Errorf("build %s: package %s is a stub without cgo (CGO_ENABLED=0 leaves out %s, and every call then fails at run time): %s, or set SLIMAGE_CGO_DROPPED=allow if the service never calls it", p, d.Package, files, fix)
 		}
-		if c.CgoDropped == "fail" {
+		if t.CgoDropped == "fail" {
 			return nil, fmt.Errorf("build %s: package %s is built without its cgo files (%s), and SLIMAGE_CGO_DROPPED=fail: drop the package, find a pure-Go one, or set SLIMAGE_CGO_DROPPED=warn once you know it works without them", p, d.Package, files)
 		}
 		notes = append(notes, fmt.Sprintf("build %s: note: package %s is built without its cgo files (%s): check that it works without them (SLIMAGE_CGO_DROPPED=fail refuses it, =allow says nothing)", p, d.Package, files))

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/atomicfile"
 )
 
@@ -52,33 +51,25 @@ type buildInputs struct {
 // root, whose status the go command also stamps, else the module) and under
 // each folder a replace points at; names included, so an added or removed
 // file counts. Downloaded modules are not walked: they are read-only in the
-// module cache and deps checks their stamps on every run. A go.work, an
-// unresolved configuration or a tree too large to stat quickly gives no
-// digest.
-func readBuildInputs(c *config.Config, out string, args, env []string) buildInputs {
+// module cache and deps checks their stamps on every run. No facts (see
+// TargetFor) or a tree too large to stat quickly gives no digest.
+func readBuildInputs(facts *Inputs, out string, args, env []string) buildInputs {
 	now := time.Now()
 	in := buildInputs{record: filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".build.json")}
-	if !stampsWork || c.GoEnv.GOVERSION == "" || !filepath.IsAbs(c.Dist) || inWorkspace(c.Dir) {
+	if facts == nil {
 		return in
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "slimage build inputs v1\nargs=%q\nenv=%q\ngo=%s %s %s %s\n%s",
-		args, env, c.GoEnv.GOVERSION, c.GoEnv.GOROOT, c.GoEnv.GOFLAGS, os.Getenv("MAGEFILE_GOCMD"), c.GoEnv.Build)
-	fmt.Fprintf(h, "revision=%s\n", c.Git.Revision)
+	fmt.Fprintf(h, "slimage build inputs v1\nargs=%q\nenv=%q\ngo=%s", args, env, facts.Toolchain)
+	fmt.Fprintf(h, "revision=%s\n", facts.Revision)
 	entries := 0
-	roots := []string{sourceRoot(c.Dir)}
-	for _, r := range c.Module.Replaces {
-		if !isUnder(r, roots[0]) {
-			roots = append(roots, r)
-		}
-	}
-	for _, root := range roots {
+	for _, root := range facts.Roots {
 		fmt.Fprintf(h, "root %s\n", root)
 		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && (d.Name() == ".git" || p == c.Dist) {
+			if d.IsDir() && (d.Name() == ".git" || p == facts.Skip) {
 				return filepath.SkipDir
 			}
 			if entries++; entries > maxTreeEntries {

@@ -133,11 +133,11 @@ func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile,
 	}
 	abs, _ := filepath.Abs(filepath.Join("testdata", "fixture"))
 	fixture := &config.Config{Dir: abs, Main: ".", Binary: "fixture", Dist: t.TempDir()}
-	a, err := gobuild.BuildPlatform(context.Background(), fixture, c.Platforms[0])
+	arts, err := gobuild.BuildTarget(context.Background(), gobuild.TargetFor(fixture, c.Platforms[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(a.Path)
+	data, err := os.ReadFile(arts[0].Path)
 	if err != nil {
 		t.Fatal(err)
 	}

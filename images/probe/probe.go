@@ -53,12 +53,14 @@ func Build(ctx context.Context, p config.Platform) (string, error) {
 			return "", err
 		}
 	}
-	pc := &config.Config{Dir: src, Main: "./probe/main", Binary: "slimage-probe", Dist: filepath.Join(src, "bin")}
-	if bin := gobuild.OutputPath(pc, p); gobuild.CheckBinary(bin, p) == nil {
+	bin := filepath.Join(src, "bin", p.DistDir(), "slimage-probe")
+	if gobuild.CheckBinary(bin, p) == nil {
 		return bin, nil // built and checked before: no go command at all
 	}
-	a, err := gobuild.BuildPlatform(ctx, pc, p)
-	return a.Path, err
+	_, err = gobuild.BuildTarget(ctx, gobuild.Target{Dir: src, Platform: p, Dist: filepath.Join(src, "bin"),
+		Binaries: []gobuild.Output{{Service: "slimage-probe", Main: "./probe/main", Path: bin}},
+		Flags:    []string{"-trimpath", "-mod=readonly", "-ldflags=-s -w"}, Env: gobuild.PlatformEnv(p)})
+	return bin, err
 }
 
 // writeProbeModule writes the probe's module; its folder is named after the

@@ -15,8 +15,8 @@ import (
 // restarted) in production. A probe in the service's network namespace
 // asks the path every 200ms until the settle time ends.
 func (r *run) healthy(ctx context.Context, port, path string) Check {
-	during := max(time.Until(r.readyAt.Add(r.c.VerifySettle)), 0)
-	ch := Check{Name: "healthy", Expected: fmt.Sprintf("GET %s 2xx until %s after ready", path, human.Duration(r.c.VerifySettle))}
+	during := max(time.Until(r.readyAt.Add(r.set.Settle)), 0)
+	ch := Check{Name: "healthy", Expected: fmt.Sprintf("GET %s 2xx until %s after ready", path, human.Duration(r.set.Settle))}
 	exit, said, err := r.execProbe(ctx, "container:"+r.app.GetContainerID(), during+time.Minute,
 		"healthy", "-port", port, "-path", path, "-for", during.String())
 	switch last := strings.TrimSpace(lastLine(said)); {

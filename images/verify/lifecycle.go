@@ -16,7 +16,7 @@ import (
 // of the other checks, and at least SLIMAGE_VERIFY_SETTLE after it first
 // answered. A job (no ports) that exited 0 within the grace period passes.
 func (r *run) staysUp(ctx context.Context) Check {
-	ch := Check{Name: "stays up", Expected: fmt.Sprintf("running %s after ready", r.c.VerifySettle)}
+	ch := Check{Name: "stays up", Expected: fmt.Sprintf("running %s after ready", r.set.Settle)}
 	res, err := r.cli.ContainerInspect(ctx, r.app.GetContainerID(), client.ContainerInspectOptions{})
 	if err != nil || res.Container.State == nil {
 		ch.Got, ch.Cause = "unknown", "stays up: inspect the service's container: "+orNone(errText(err))
@@ -47,7 +47,7 @@ func (r *run) staysUp(ctx context.Context) Check {
 // later. The wait goes on a little past the limit, so the cause can say
 // whether the service was slow or never exits.
 func (r *run) stops(ctx context.Context) Check {
-	grace := r.c.VerifyStop
+	grace := r.set.Stop
 	ch := Check{Name: "stops", Expected: fmt.Sprintf("exits within %s of SIGTERM", human.Duration(grace))}
 	id := r.app.GetContainerID()
 	if st, err := r.app.State(ctx); err == nil && !st.Running {

@@ -48,7 +48,7 @@ func (r *run) reachable(ctx context.Context) []Check {
 		}
 		var got []report.Reach
 		// The first port answered already; others may open a little later.
-		err := r.runProbe(ctx, "", &got, "reach", "-addrs", strings.Join(addrs, ","), "-timeout", r.c.VerifySettle.String())
+		err := r.runProbe(ctx, "", &got, "reach", "-addrs", strings.Join(addrs, ","), "-timeout", r.set.Settle.String())
 		for i, p := range tcp {
 			switch {
 			case err != nil:

@@ -23,7 +23,6 @@ import (
 // again until SLIMAGE_VERIFY_TIMEOUT. Without a port, the service must stay
 // up for the grace period or exit 0 (a job). r.readyAt is when it answered.
 func (r *run) start(ctx context.Context) Check {
-	c := r.c
 	ch := Check{Name: "start"}
 	var app *testcontainers.DockerContainer
 	var err error
@@ -61,14 +60,14 @@ func (r *run) start(ctx context.Context) Check {
 		return ch
 	}
 	if port == "" {
-		ch.Expected = fmt.Sprintf("up for %s, or exits 0", c.VerifyGrace)
+		ch.Expected = fmt.Sprintf("up for %s, or exits 0", r.set.Grace)
 		select {
 		case <-ctx.Done():
 			ch.Got, ch.Cause = "cancelled", "start: cancelled"
 			return ch
-		case <-time.After(c.VerifyGrace):
+		case <-time.After(r.set.Grace):
 		}
-		r.readyAt = time.Now().Add(-c.VerifySettle) // the grace was its settle time
+		r.readyAt = time.Now().Add(-r.set.Settle) // the grace was its settle time
 		st, err := app.State(context.WithoutCancel(ctx))
 		switch {
 		case err != nil:
@@ -90,11 +89,11 @@ func (r *run) start(ctx context.Context) Check {
 	if path != "" {
 		ch.Expected += ", GET " + path + " 2xx"
 	}
-	args := []string{"wait", "-port", port, "-timeout", c.VerifyTimeout.String()}
+	args := []string{"wait", "-port", port, "-timeout", r.set.Timeout.String()}
 	if path != "" {
 		args = append(args, "-path", path)
 	}
-	exit, said, err := r.execProbe(ctx, "container:"+app.GetContainerID(), c.VerifyTimeout+30*time.Second, args...)
+	exit, said, err := r.execProbe(ctx, "container:"+app.GetContainerID(), r.set.Timeout+30*time.Second, args...)
 	r.readyAt = time.Now()
 	if at, ok := strings.CutPrefix(lastLine(said), "ready "); ok {
 		if t, perr := time.Parse(time.RFC3339Nano, at); perr == nil && t.Before(r.readyAt) {
@@ -138,13 +137,13 @@ func (r *run) start(ctx context.Context) Check {
 // first the image exposes (TCP first, then by number). why says what is
 // wrong when that port is one the image does not expose.
 func (r *run) startPort() (port, path, why string) {
-	named, path, _ := r.c.Health() // checked when the settings were read
+	named, path := r.set.HealthPort, r.set.HealthPath
 	exposed := r.image.Ports
 	switch {
 	case named != "":
 		port = named
-	case len(r.c.Ports) > 0 && slices.Contains(exposed, r.c.Ports[0]):
-		port = r.c.Ports[0]
+	case len(r.set.Ports) > 0 && slices.Contains(exposed, r.set.Ports[0]):
+		port = r.set.Ports[0]
 	case len(exposed) > 0:
 		port = exposed[0]
 	}

@@ -14,14 +14,14 @@ import (
 // goroot is the toolchain whose zoneinfo.zip slimage copies zones from:
 // the expectations are computed from the very bytes put into images.
 func (r *run) goroot() (string, error) {
-	if r.c.GoEnv.GOROOT != "" {
-		return r.c.GoEnv.GOROOT, nil
+	if r.set.GOROOT != "" {
+		return r.set.GOROOT, nil
 	}
 	env, err := gotool.ReadEnv(context.Background())
 	if err != nil {
 		return "", err
 	}
-	r.c.GoEnv = env
+	r.set.GOROOT = env.GOROOT
 	return env.GOROOT, nil
 }
 
@@ -29,7 +29,7 @@ func (r *run) goroot() (string, error) {
 // set, time.Local is that zone with its whole history (the offsets at
 // report.Instants), and /etc/localtime agrees for programs that ignore TZ.
 func (r *run) timeZone(pr *report.Report) ([]Check, error) {
-	zone := r.c.TZ
+	zone := r.set.TZ
 	if zone == "" {
 		return nil, nil
 	}
@@ -88,8 +88,8 @@ func (r *run) timeZone(pr *report.Report) ([]Check, error) {
 // zoneList is what the probe must load: SLIMAGE_ZONES, every zone of the
 // toolchain for "all".
 func (r *run) zoneList() ([]string, error) {
-	if !r.c.AllZones() {
-		return r.c.Zones, nil
+	if !r.set.AllZones {
+		return r.set.Zones, nil
 	}
 	goroot, err := r.goroot()
 	if err != nil {
@@ -102,11 +102,11 @@ func (r *run) zoneList() ([]string, error) {
 // calling time.LoadLocation would; an image holding only TZ's zone fails
 // for any other.
 func (r *run) zones(pr *report.Report) (Check, bool) {
-	if len(r.c.Zones) == 0 {
+	if len(r.set.Zones) == 0 {
 		return Check{}, false
 	}
-	ch := Check{Name: "zones", Expected: strings.Join(r.c.Zones, ", ") + " load"}
-	if r.c.AllZones() {
+	ch := Check{Name: "zones", Expected: strings.Join(r.set.Zones, ", ") + " load"}
+	if r.set.AllZones {
 		ch.Expected = "every zone loads"
 	}
 	var missing, errs []string

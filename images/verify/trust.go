@@ -11,11 +11,10 @@ import (
 // enough roots, and the widely used ones present and valid (unless the
 // user chose a bundle of their own).
 func (r *run) trust(pr *report.Report) []Check {
-	c := r.c
 	var checks []Check
 	tr := pr.Trust
-	min := c.VerifyMinRoots
-	custom := c.CABundle != ""
+	min := r.set.MinRoots
+	custom := r.set.CustomBundle
 	if custom && min > 1 {
 		min = 1 // a custom bundle may hold just the company's roots
 	}
@@ -44,9 +43,8 @@ func (r *run) trust(pr *report.Report) []Check {
 // tls proves live HTTPS calls from inside the image validate, with the
 // standard client, as the service's own would.
 func (r *run) tls(pr *report.Report) []Check {
-	c := r.c
 	var checks []Check
-	explicit := strings.TrimSpace(c.VerifyTLS) != ""
+	explicit := r.set.TLSExplicit
 	for _, r := range pr.TLS {
 		ch := Check{Name: "TLS " + r.URL, Expected: "verified response"}
 		switch {

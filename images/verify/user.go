@@ -18,16 +18,16 @@ func (r *run) user(pr *report.Report) []Check {
 	ch := Check{Name: "user", Expected: "any (reported)", Got: got, Pass: true}
 	switch {
 	case r.built:
-		want, _, _ := strings.Cut(r.c.User, ":")
+		want, _, _ := strings.Cut(r.set.User, ":")
 		ch.Expected = "uid " + want
 		if want == "0" {
 			ch.Expected = "uid 0 (SLIMAGE_USER=root)"
 		}
 		if strconv.Itoa(u.UID) != want {
 			ch.Pass = false
-			ch.Cause = fmt.Sprintf("user: the service runs as uid %d, but SLIMAGE_USER is %s: set USER %s in the image", u.UID, r.c.User, r.c.User)
+			ch.Cause = fmt.Sprintf("user: the service runs as uid %d, but SLIMAGE_USER is %s: set USER %s in the image", u.UID, r.set.User, r.set.User)
 		}
-	case r.c.VerifyNonroot:
+	case r.set.Nonroot:
 		ch.Expected = "not root"
 		ch.Pass = u.UID != 0
 	}

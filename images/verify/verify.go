@@ -60,25 +60,25 @@ const DefaultTLSURL = "https://example.com/"
 // container it starts is removed before it returns, also on cancellation.
 // testcontainers' own progress goes to progress (io.Discard for quiet).
 func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
-	return verify(ctx, c, ref, true, progress, out)
+	return verify(ctx, SettingsOf(c), ref, true, progress, out)
 }
 
 // External checks ref, an image built elsewhere, as Verify does, but the
 // user is only reported unless SLIMAGE_VERIFY_NONROOT is set.
 func External(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
-	return verify(ctx, c, ref, false, progress, out)
+	return verify(ctx, SettingsOf(c), ref, false, progress, out)
 }
 
 // run is one verify of one image: what its checks read.
 type run struct {
-	c       *config.Config
+	set     Settings
 	cli     *client.Client
 	ref     string
 	p       config.Platform
 	image   imageConfig
 	probe   string // the probe binary for p, on the host
 	s       *session
-	built   bool // the image was built from c, so c's user is what it must run as
+	built   bool // the image was built here, so set.User is what it must run as
 	app     *testcontainers.DockerContainer
 	readyAt time.Time
 	// emulated: the image's platform is not the engine's, so its binary
@@ -106,7 +106,7 @@ type interrupted struct {
 func (e *interrupted) Error() string { return "verify " + e.ref + ": interrupted" }
 func (e *interrupted) Unwrap() error { return e.err }
 
-func verify(ctx context.Context, c *config.Config, ref string, built bool, progress, out io.Writer) (rep *Report, err error) {
+func verify(ctx context.Context, set Settings, ref string, built bool, progress, out io.Writer) (rep *Report, err error) {
 	cli, err := daemon.Connect(ctx, progress)
 	if err != nil {
 		return nil, err
@@ -119,7 +119,7 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 		}
 		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, daemon.FirstLine(err))
 	}
-	r := &run{c: c, cli: cli, ref: ref, built: built, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}
+	r := &run{set: set, cli: cli, ref: ref, built: built, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}
 	if cfg := img.Config; cfg != nil {
 		r.image = imageConfig{WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
 		for port := range cfg.ExposedPorts {
@@ -137,7 +137,7 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 		}
 		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, r.p, err)
 	}
-	r.s = newSession(cli, c.VerifyLabels, progress)
+	r.s = newSession(cli, set.Labels, progress)
 	// The "Connected to docker" banner goes through testcontainers' default
 	// logger, not the per-container one.
 	defer tclog.SetDefault(tclog.Default())
@@ -168,8 +168,8 @@ func verify(ctx context.Context, c *config.Config, ref string, built bool, progr
 			failed++
 		}
 	}
-	path := filepath.Join(c.Output(config.VerifyFolder), r.p.DistDir()+".json")
-	if err := outdir.Ensure(c.Dist, filepath.Dir(path)); err != nil {
+	path := set.reportPath(r.p)
+	if err := outdir.Ensure(set.Dist, filepath.Dir(path)); err != nil {
 		return rep, fmt.Errorf("verify %s %s: %w", ref, r.p, err)
 	}
 	if err := writeJSON(path, rep); err != nil {
@@ -231,7 +231,7 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 		// answered; the other checks run meanwhile.
 		select {
 		case <-ctx.Done():
-		case <-time.After(time.Until(r.readyAt.Add(r.c.VerifySettle))):
+		case <-time.After(time.Until(r.readyAt.Add(r.set.Settle))):
 		}
 	}
 	wg.Wait()
@@ -280,7 +280,7 @@ func (r *run) judge(pr *report.Report) ([]Check, error) {
 // probeReport runs the probe's report in the image with host networking,
 // so that a test's HTTPS server on the host's 127.0.0.1 is reachable from it.
 func (r *run) probeReport(ctx context.Context) (*report.Report, error) {
-	args := []string{"report", "-tls", strings.Join(tlsURLs(r.c.VerifyTLS), ",")}
+	args := []string{"report", "-tls", strings.Join(r.set.TLSURLs, ",")}
 	if zones, err := r.zoneList(); err != nil {
 		return nil, err
 	} else if len(zones) > 0 {
@@ -291,22 +291,6 @@ func (r *run) probeReport(ctx context.Context) (*report.Report, error) {
 		return nil, err
 	}
 	return &pr, nil
-}
-
-func tlsURLs(setting string) []string {
-	switch strings.TrimSpace(setting) {
-	case "":
-		return []string{DefaultTLSURL}
-	case "off":
-		return nil
-	}
-	var urls []string
-	for _, u := range strings.Split(setting, ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			urls = append(urls, u)
-		}
-	}
-	return urls
 }
 
 // sortPorts puts TCP ports first, then orders by number.

@@ -122,29 +122,55 @@ type Report struct {
 	Findings []Finding `json:"findings"`
 }
 
+// Settings are what Check reads of the configuration (SettingsOf): the
+// database, the advisories allowed, the binaries to check (one per
+// platform), and where the reports go.
+type Settings struct {
+	DB       string          // "" is DefaultDB
+	Allow    []string        // advisory IDs reported but not failed on
+	Binaries []config.Binary // Platform and Path are read
+	Reports  string          // the folder of the JSON reports, inside Dist
+	Dist     string
+}
+
+// SettingsOf translates c's settings for Check: the binaries build made,
+// or where it puts them.
+func SettingsOf(c *config.Config) Settings {
+	s := Settings{DB: c.VulnDB, Allow: c.VulnAllow, Reports: c.Output(config.VulnFolder), Dist: c.Dist}
+	for _, p := range c.Platforms {
+		b, ok := c.BuiltBinary(p)
+		if !ok {
+			b = config.Binary{Platform: p, Path: gobuild.OutputPath(c, p)}
+		}
+		s.Binaries = append(s.Binaries, b)
+	}
+	return s
+}
+
 // Check checks each of c's built binaries against SLIMAGE_VULN_DB, prints
 // one line per reachable finding, writes each platform's report, and fails
 // on any finding whose ID SLIMAGE_VULN_ALLOW does not list.
 func Check(ctx context.Context, c *config.Config, out io.Writer) error {
+	return check(ctx, SettingsOf(c), out)
+}
+
+func check(ctx context.Context, s Settings, out io.Writer) error {
 	allowed := map[string]bool{}
-	for _, id := range c.VulnAllow {
+	for _, id := range s.Allow {
 		allowed[id] = true
 	}
-	db := c.VulnDB
+	db := s.DB
 	if db == "" {
 		db = DefaultDB
 	}
-	if err := outdir.Ensure(c.Dist, filepath.Dir(JUnitPath(c.Dist))); err != nil {
+	if err := outdir.Ensure(s.Dist, filepath.Dir(JUnitPath(s.Dist))); err != nil {
 		return fmt.Errorf("vulncheck: %w", err)
 	}
 	var blocking []string
 	var suites []cireport.Suite
 	var md strings.Builder
-	for _, p := range c.Platforms {
-		bin := gobuild.OutputPath(c, p)
-		if b, ok := c.BuiltBinary(p); ok {
-			bin = b.Path
-		}
+	for _, b := range s.Binaries {
+		p, bin := b.Platform, b.Path
 		if _, err := os.Stat(bin); err != nil {
 			return fmt.Errorf("vulncheck %s: no binary at %s: build it first (mage build)", p, human.Path(bin))
 		}
@@ -164,7 +190,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 			}
 			fmt.Fprintf(out, "vuln %s  %s  %s@%s  %s  %s%s\n", p, f.ID, f.Module, f.Version, f.fixedText(), f.Symbol, note)
 		}
-		path := filepath.Join(c.Output(config.VulnFolder), p.DistDir()+".json")
+		path := filepath.Join(s.Reports, p.DistDir()+".json")
 		data, err := json.MarshalIndent(Report{Platform: p.String(), Binary: filepath.Base(bin), DB: db, Findings: nonNil(findings)}, "", "  ")
 		if err != nil {
 			return err
@@ -176,7 +202,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) error {
 		suites = append(suites, ciSuite(p.String(), findings, out))
 		md.WriteString(summary(p.String(), findings))
 	}
-	if err := cireport.WriteJUnit(JUnitPath(c.Dist), "slimage vulncheck", suites); err != nil {
+	if err := cireport.WriteJUnit(JUnitPath(s.Dist), "slimage vulncheck", suites); err != nil {
 		return err
 	}
 	if err := cireport.AppendSummary(md.String()); err != nil {

@@ -15,16 +15,16 @@ import (
 // DocumentFormat names the version of Document's JSON. The engine refuses
 // any other, so a front and an engine that disagree on the configuration
 // never run together.
-const DocumentFormat = "slimage.config/v2"
+const DocumentFormat = "slimage.config/v3"
 
 // Document is how the front hands the configuration to the engine (the
 // child process that builds and verifies images): the one way, in the
 // environment variable EngineConfigVar.
 type Document struct {
-	Format   string  `json:"format"`
-	Slimage  string  `json:"slimage"`  // the front's module version, "(local)" for a folder
-	Verbose  bool    `json:"verbose"`  // mage -v
-	Resolved bool    `json:"resolved"` // Config went through Resolve (not so for verifyImage)
+	Format   string         `json:"format"`
+	Slimage  string         `json:"slimage"`  // the front's module version, "(local)" for a folder
+	Verbose  bool           `json:"verbose"`  // mage -v
+	Resolved bool           `json:"resolved"` // Config went through Resolve (not so for verifyImage)
 	Config   *config.Config `json:"config"`
 }
 
