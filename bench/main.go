@@ -57,10 +57,11 @@ const (
 	craneVersion = "v0.22.1" // the engine's go-containerregistry
 )
 
+// variant is one way of making a sample's images.
 type variant struct {
-	name  string
-	image string
-	run   func(env []string) error
+	name   string
+	images []string // what it makes: removed before a cold run and at the end
+	run    func(env []string) error
 }
 
 func main() {
@@ -146,7 +147,7 @@ func run(root string, runs, cold, fresh int) error {
 	// default), each variant with a dist and an image of its own.
 	slimage := func(name, builder string, more ...string) variant {
 		id := strings.NewReplacer(" ", "-", "=", "-", "(", "", ")", "", ",", "").Replace(name)
-		return variant{name: "slimage " + name, image: "slimage-bench/" + strings.ToLower(id) + ":bench", run: func(env []string) error {
+		return variant{name: "slimage " + name, images: []string{"slimage-bench/" + strings.ToLower(id) + ":bench"}, run: func(env []string) error {
 			env = append(append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-"+id),
 				"SLIMAGE_IMAGE=slimage-bench/"+strings.ToLower(id)+":bench", "SLIMAGE_VERSION=bench", "SLIMAGE_BUILDER="+builder, "GOPROXY="+goproxy), more...)
 			return sh(root, env, mage, "image")
@@ -159,75 +160,39 @@ func run(root string, runs, cold, fresh int) error {
 		// mage re-checks its compiled magefile with go list and go build on
 		// every run; HASHFAST skips that (the service's build is the same).
 		slimage("default, MAGEFILE_HASHFAST=1", "", "MAGEFILE_HASHFAST=1"),
-		{name: "go build + docker build", image: "slimage-bench/bare:bench", run: func(env []string) error {
+		{name: "go build + docker build", images: []string{"slimage-bench/bare:bench"}, run: func(env []string) error {
 			if err := sh(svc, append(env, "CGO_ENABLED=0", "GOPROXY="+goproxy), "go", "build", "-trimpath", "-ldflags=-s -w -X main.version=bench", "-o", filepath.Join(bare, "hello"), "."); err != nil {
 				return err
 			}
 			return sh(bare, append(env, "DOCKER_BUILDKIT=0"), "docker", "build", "-q", "-t", "slimage-bench/bare:bench", ".")
 		}},
-		{name: "ko " + koVersion, image: "ko.local/hello:latest", run: func(env []string) error {
+		{name: "ko " + koVersion, images: []string{"ko.local/hello:latest"}, run: func(env []string) error {
 			return sh(svc, append(env, "KO_DOCKER_REPO=ko.local", "GOPROXY="+goproxy), filepath.Join(tools, "ko"), "build", "--local", "--base-import-paths", "--platform=linux/"+hostArch(), ".")
 		}},
 	}
 	defer func() {
 		for _, v := range variants {
-			exec.Command("docker", "rmi", "-f", v.image).Run()
+			removeImages(v)
 		}
 	}()
 	// The bare context: the same CA bundle and zone as slimage's image.
 	if err := variants[0].run(nil); err != nil {
 		return fmt.Errorf("first slimage build: %w", err)
 	}
-	staged := filepath.Join(work, "dist-default-oci", "image", "rootfs")
-	os.MkdirAll(bare, 0o755)
-	for src, dst := range map[string]string{"etc/ssl/certs/ca-certificates.crt": "ca-certificates.crt", "usr/share/zoneinfo/Asia/Shanghai": "Shanghai"} {
-		data, err := os.ReadFile(filepath.Join(staged, src))
-		if err != nil {
-			return err
-		}
-		os.WriteFile(filepath.Join(bare, dst), data, 0o644)
+	if err := writeBareContext(filepath.Join(work, "dist-default-oci", "image", "rootfs"), bare, "Dockerfile", "hello", ""); err != nil {
+		return err
 	}
-	os.WriteFile(filepath.Join(bare, "Dockerfile"), []byte(`FROM scratch
-COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY Shanghai /usr/share/zoneinfo/Asia/Shanghai
-COPY Shanghai /etc/localtime
-ENV TZ=Asia/Shanghai
-USER 65532:65532
-ENTRYPOINT ["/app/hello"]
-COPY hello /app/hello
-`), 0o644)
-
-	edits := 0
-	edit := func() error {
-		edits++
-		return os.WriteFile(filepath.Join(svc, "zz_bench.go"), []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
-	}
-	results := make([]struct{ cold, noop, change []time.Duration }, len(variants))
-	for i, v := range variants {
-		for range cold {
-			exec.Command("docker", "rmi", "-f", v.image).Run()
-			caches := []string{"GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
-			if err := edit(); err != nil {
-				return err
-			}
-			d, err := timed(v.run, caches)
-			if err != nil {
-				return fmt.Errorf("%s, cold: %w", v.name, err)
-			}
-			results[i].cold = append(results[i].cold, d)
-			log.Printf("%s cold %s", v.name, d.Round(time.Millisecond))
-		}
-	}
+	edit := oneLineChange(filepath.Join(svc, "zz_bench.go"))
 	// A fresh runner: nothing in any cache, so every tool downloads and
 	// compiles what it needs. slimage is the README's zero-install command;
 	// ko is what a ko user pays on such a runner, its install included.
 	freshTools := []variant{
-		{name: "slimage: go run mage.go image", image: variants[0].image, run: func(env []string) error {
-			return sh(root, append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-fresh"), "SLIMAGE_IMAGE="+variants[0].image,
+		{name: "slimage: go run mage.go image", images: variants[0].images, run: func(env []string) error {
+			return sh(root, append(env, "SLIMAGE_DIR="+svc, "SLIMAGE_DIST="+filepath.Join(work, "dist-fresh"), "SLIMAGE_IMAGE="+variants[0].images[0],
 				"SLIMAGE_VERSION=bench", "GOPROXY="+goproxy), "go", "run", "mage.go", "image")
 		}},
-		{name: "go build + docker build", image: variants[3].image, run: variants[3].run},
-		{name: "ko: go install ko@" + koVersion + " + ko build", image: variants[4].image, run: func(env []string) error {
+		variants[3],
+		{name: "ko: go install ko@" + koVersion + " + ko build", images: variants[4].images, run: func(env []string) error {
 			bin := mkTemp(work)
 			if err := sh(root, append(env, "GOBIN="+bin, "GOFLAGS=", "CGO_ENABLED=0", "GOPROXY="+goproxy), "go", "install", "github.com/google/ko@"+koVersion); err != nil {
 				return err
@@ -238,7 +203,7 @@ COPY hello /app/hello
 	freshResults := make([][]time.Duration, len(freshTools))
 	for i, v := range freshTools {
 		for range fresh {
-			exec.Command("docker", "rmi", "-f", v.image).Run()
+			removeImages(v)
 			modcache := mkTemp(work)
 			caches := []string{"GOMODCACHE=" + modcache, "GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
 			if err := edit(); err != nil {
@@ -254,51 +219,14 @@ COPY hello /app/hello
 			log.Printf("%s fresh runner %s", v.name, d.Round(time.Millisecond))
 		}
 	}
-	// One variant's runs after the other's, as a developer makes them: edit,
-	// build, edit, build. Interleaved, each variant follows another tool's
-	// work in the daemon, which changes what a build costs there: here the
-	// bare commands' one-line change took 0.36 s interleaved (after
-	// slimage's load) and 1.01 s on their own.
-	for i, v := range variants {
-		for range runs {
-			if err := edit(); err != nil {
-				return err
-			}
-			if err := v.run(nil); err != nil { // builds everything else once, untimed
-				return fmt.Errorf("%s: %w", v.name, err)
-			}
-			if err := edit(); err != nil {
-				return err
-			}
-			d, err := timed(v.run, nil)
-			if err != nil {
-				return fmt.Errorf("%s, one-line change: %w", v.name, err)
-			}
-			results[i].change = append(results[i].change, d)
-			if d, err = timed(v.run, nil); err != nil {
-				return fmt.Errorf("%s, no-op: %w", v.name, err)
-			}
-			results[i].noop = append(results[i].noop, d)
-		}
+	results, err := measure(work, variants, cold, runs, edit)
+	if err != nil {
+		return err
 	}
 	os.Remove(filepath.Join(svc, "zz_bench.go"))
 
 	fmt.Printf("\nThe sample built side by side on this machine, in one run (medians: cold of %d, others of %d), seconds:\n\n", cold, runs)
-	fmt.Println("| variant | cold (empty GOCACHE) | no-op (fastest–slowest) | one-line change (fastest–slowest) | image bytes |")
-	fmt.Println("|---|---|---|---|---|")
-	med := make([][3]float64, len(variants))
-	for i, v := range variants {
-		med[i] = [3]float64{median(results[i].cold), median(results[i].noop), median(results[i].change)}
-		fmt.Printf("| %s | %.2f | %.2f %s | %.2f %s | %s |\n", v.name, med[i][0], med[i][1], spread(results[i].noop), med[i][2], spread(results[i].change), imageBytes(v.image))
-	}
-	fmt.Println("\n| ratio | cold | no-op | one-line change |")
-	fmt.Println("|---|---|---|---|")
-	for i, v := range variants[:3] {
-		for _, against := range []int{3, 4} {
-			fmt.Printf("| %s / %s | %.2f× | %.2f× | %.2f× |\n", v.name, variants[against].name,
-				med[i][0]/med[against][0], med[i][1]/med[against][1], med[i][2]/med[against][2])
-		}
-	}
+	printRatios(variants, printTable(variants, results), [][2]int{{0, 3}, {0, 4}, {1, 3}, {1, 4}, {2, 3}, {2, 4}})
 	fmt.Printf("\nA fresh runner (empty module, build and user caches), medians of %d, seconds:\n\n", fresh)
 	fmt.Println("| tool | fresh runner | slimage's ratio to it |")
 	fmt.Println("|---|---|---|")
@@ -311,6 +239,131 @@ COPY hello /app/hello
 		fmt.Printf("| %s | %.2f | %s |\n", v.name, median(freshResults[i]), ratio)
 	}
 	return nil
+}
+
+// timings are one variant's measured runs.
+type timings struct{ cold, noop, change []time.Duration }
+
+// measure times each variant cold runs times on empty build and user caches
+// (its images removed first), then runs rounds of edit, build, edit, build:
+// the second build is the one-line change, a third the no-op. One variant's
+// rounds run after the other's, as a developer makes them: interleaved, each
+// variant follows another tool's work in the daemon, which changes what a
+// build costs there (the bare commands' one-line change took 0.36 s after
+// slimage's load and 1.01 s on their own).
+func measure(work string, variants []variant, cold, runs int, edit func() error) ([]timings, error) {
+	results := make([]timings, len(variants))
+	for i, v := range variants {
+		for range cold {
+			removeImages(v)
+			caches := []string{"GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
+			if err := edit(); err != nil {
+				return nil, err
+			}
+			d, err := timed(v.run, caches)
+			if err != nil {
+				return nil, fmt.Errorf("%s, cold: %w", v.name, err)
+			}
+			results[i].cold = append(results[i].cold, d)
+			log.Printf("%s cold %s", v.name, d.Round(time.Millisecond))
+		}
+	}
+	for i, v := range variants {
+		for range runs {
+			if err := edit(); err != nil {
+				return nil, err
+			}
+			if err := v.run(nil); err != nil { // builds everything else once, untimed
+				return nil, fmt.Errorf("%s: %w", v.name, err)
+			}
+			if err := edit(); err != nil {
+				return nil, err
+			}
+			change, err := timed(v.run, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s, one-line change: %w", v.name, err)
+			}
+			noop, err := timed(v.run, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s, no-op: %w", v.name, err)
+			}
+			results[i].change = append(results[i].change, change)
+			results[i].noop = append(results[i].noop, noop)
+			log.Printf("%s one-line change %s, no-op %s", v.name, change.Round(time.Millisecond), noop.Round(time.Millisecond))
+		}
+	}
+	return results, nil
+}
+
+// printTable prints each variant's medians and spreads, and returns the
+// medians (cold, no-op, one-line change) for the ratios.
+func printTable(variants []variant, results []timings) [][3]float64 {
+	fmt.Println("| variant | cold (empty GOCACHE) | no-op (fastest–slowest) | one-line change (fastest–slowest) | image bytes |")
+	fmt.Println("|---|---|---|---|---|")
+	med := make([][3]float64, len(variants))
+	for i, v := range variants {
+		r := results[i]
+		med[i] = [3]float64{median(r.cold), median(r.noop), median(r.change)}
+		var bytes []string
+		for _, img := range v.images {
+			bytes = append(bytes, imageBytes(img))
+		}
+		fmt.Printf("| %s | %.2f | %.2f %s | %.2f %s | %s |\n", v.name, med[i][0], med[i][1], spread(r.noop), med[i][2], spread(r.change), strings.Join(bytes, ", "))
+	}
+	return med
+}
+
+// printRatios prints the ratio table: for each pair, one variant's medians
+// over another's.
+func printRatios(variants []variant, med [][3]float64, pairs [][2]int) {
+	fmt.Println("\n| ratio | cold | no-op | one-line change |")
+	fmt.Println("|---|---|---|---|")
+	for _, p := range pairs {
+		a, b := med[p[0]], med[p[1]]
+		fmt.Printf("| %s / %s | %.2f× | %.2f× | %.2f× |\n", variants[p[0]].name, variants[p[1]].name, a[0]/b[0], a[1]/b[1], a[2]/b[2])
+	}
+}
+
+func removeImages(v variant) {
+	exec.Command("docker", append([]string{"rmi", "-f"}, v.images...)...).Run()
+}
+
+// writeBareContext fills dir with the CA bundle and the zone from
+// slimage's staged rootfs, and a plain scratch Dockerfile (named
+// dockerfile) for binary, with more before its ENTRYPOINT: the bare
+// commands make the image slimage makes.
+func writeBareContext(rootfs, dir, dockerfile, binary, more string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for src, dst := range map[string]string{"etc/ssl/certs/ca-certificates.crt": "ca-certificates.crt", "usr/share/zoneinfo/Asia/Shanghai": "Shanghai"} {
+		data, err := os.ReadFile(filepath.Join(rootfs, src))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, dockerfile), []byte(`FROM scratch
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY Shanghai /usr/share/zoneinfo/Asia/Shanghai
+COPY Shanghai /etc/localtime
+ENV TZ=Asia/Shanghai
+USER 65532:65532
+`+more+`ENTRYPOINT ["/app/`+binary+`"]
+COPY `+binary+` /app/`+binary+`
+`), 0o644)
+}
+
+// oneLineChange returns an edit: each call rewrites file (a Go file of a
+// main package) with one line that differs from the last call's.
+func oneLineChange(file string) func() error {
+	edits := 0
+	return func() error {
+		edits++
+		return os.WriteFile(file, []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
+	}
 }
 
 // installTools installs ko and crane at pinned versions into the user cache

@@ -3,24 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"log"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"time"
 )
 
 // multiServices are testdata/multi's services, each a main package under
 // cmd/.
 var multiServices = []string{"api", "cli", "worker"}
-
-// multiVariant is one way of making the three services' images.
-type multiVariant struct {
-	name   string
-	images []string
-	run    func(env []string) error
-}
 
 // runMulti builds testdata/multi's three services (an API with a ui/
 // folder, a worker, a CLI) four ways, in one run: one `mage image` for all
@@ -88,7 +77,7 @@ func runMulti(root string, runs, cold int) error {
 		return sh(svc, append(append(env, "SLIMAGE_DIST="+filepath.Join(work, dist), "SLIMAGE_REPO="+repo, "SLIMAGE_VERSION=bench"), more...), mage, "image")
 	}
 	bare := filepath.Join(work, "bare")
-	variants := []multiVariant{
+	variants := []variant{
 		{name: "slimage: one mage image (3 services)", images: images("slimage-bench/all-"), run: func(env []string) error {
 			return mageImage(env, "dist-all", "slimage-bench/all-")
 		}},
@@ -123,7 +112,7 @@ func runMulti(root string, runs, cold int) error {
 	}
 	defer func() {
 		for _, v := range variants {
-			exec.Command("docker", append([]string{"rmi", "-f"}, v.images...)...).Run()
+			removeImages(v)
 		}
 	}()
 	// The bare contexts: the CA bundle, the zone and the API's ui/ that
@@ -131,17 +120,7 @@ func runMulti(root string, runs, cold int) error {
 	if err := variants[0].run(nil); err != nil {
 		return fmt.Errorf("first slimage build: %w", err)
 	}
-	staged := filepath.Join(work, "dist-all", "api", "image", "rootfs")
-	if err := os.MkdirAll(bare, 0o755); err != nil {
-		return err
-	}
-	for src, dst := range map[string]string{"etc/ssl/certs/ca-certificates.crt": "ca-certificates.crt", "usr/share/zoneinfo/Asia/Shanghai": "Shanghai"} {
-		data, err := os.ReadFile(filepath.Join(staged, src))
-		if err != nil {
-			return err
-		}
-		os.WriteFile(filepath.Join(bare, dst), data, 0o644)
-	}
+	rootfs := filepath.Join(work, "dist-all", "api", "image", "rootfs")
 	if err := copyTree(filepath.Join(svc, "ui"), filepath.Join(bare, "ui")); err != nil {
 		return err
 	}
@@ -150,79 +129,17 @@ func runMulti(root string, runs, cold int) error {
 		if s == "api" {
 			more = "COPY ui /app/ui\nEXPOSE 9090 8080\n"
 		}
-		os.WriteFile(filepath.Join(bare, "Dockerfile."+s), []byte(`FROM scratch
-COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY Shanghai /usr/share/zoneinfo/Asia/Shanghai
-COPY Shanghai /etc/localtime
-ENV TZ=Asia/Shanghai
-USER 65532:65532
-`+more+`ENTRYPOINT ["/app/`+s+`"]
-COPY `+s+` /app/`+s+`
-`), 0o644)
-	}
-
-	edits := 0
-	edit := func() error { // a one-line change in the worker
-		edits++
-		return os.WriteFile(filepath.Join(svc, "cmd", "worker", "zz_bench.go"), []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
-	}
-	results := make([]struct{ cold, noop, change []time.Duration }, len(variants))
-	for i, v := range variants {
-		for range cold {
-			exec.Command("docker", append([]string{"rmi", "-f"}, v.images...)...).Run()
-			caches := []string{"GOCACHE=" + mkTemp(work), "MAGEFILE_CACHE=" + mkTemp(work), "XDG_CACHE_HOME=" + mkTemp(work)}
-			if err := edit(); err != nil {
-				return err
-			}
-			d, err := timed(v.run, caches)
-			if err != nil {
-				return fmt.Errorf("%s, cold: %w", v.name, err)
-			}
-			results[i].cold = append(results[i].cold, d)
-			log.Printf("%s cold %s", v.name, d.Round(time.Millisecond))
+		if err := writeBareContext(rootfs, bare, "Dockerfile."+s, s, more); err != nil {
+			return err
 		}
 	}
-	for i, v := range variants {
-		for range runs {
-			if err := edit(); err != nil {
-				return err
-			}
-			if err := v.run(nil); err != nil { // builds everything else once, untimed
-				return fmt.Errorf("%s: %w", v.name, err)
-			}
-			if err := edit(); err != nil {
-				return err
-			}
-			d, err := timed(v.run, nil)
-			if err != nil {
-				return fmt.Errorf("%s, one-line change: %w", v.name, err)
-			}
-			results[i].change = append(results[i].change, d)
-			if d, err = timed(v.run, nil); err != nil {
-				return fmt.Errorf("%s, no-op: %w", v.name, err)
-			}
-			results[i].noop = append(results[i].noop, d)
-			log.Printf("%s one-line change %s, no-op %s", v.name, results[i].change[len(results[i].change)-1].Round(time.Millisecond), d.Round(time.Millisecond))
-		}
+	edit := oneLineChange(filepath.Join(svc, "cmd", "worker", "zz_bench.go")) // the worker
+	results, err := measure(work, variants, cold, runs, edit)
+	if err != nil {
+		return err
 	}
 
 	fmt.Printf("\ntestdata/multi's three services built side by side on this machine, in one run (medians: cold of %d, others of %d; the change is in the worker), seconds:\n\n", cold, runs)
-	fmt.Println("| variant | cold (empty GOCACHE) | no-op (fastest–slowest) | one-line change (fastest–slowest) | image bytes (api, cli, worker) |")
-	fmt.Println("|---|---|---|---|---|")
-	med := make([][3]float64, len(variants))
-	for i, v := range variants {
-		med[i] = [3]float64{median(results[i].cold), median(results[i].noop), median(results[i].change)}
-		var bytes []string
-		for _, img := range v.images {
-			bytes = append(bytes, imageBytes(img))
-		}
-		fmt.Printf("| %s | %.2f | %.2f %s | %.2f %s | %s |\n", v.name, med[i][0], med[i][1], spread(results[i].noop), med[i][2], spread(results[i].change), strings.Join(bytes, ", "))
-	}
-	fmt.Println("\n| ratio | cold | no-op | one-line change |")
-	fmt.Println("|---|---|---|---|")
-	for _, against := range []int{1, 2, 3} {
-		fmt.Printf("| %s / %s | %.2f× | %.2f× | %.2f× |\n", variants[0].name, variants[against].name,
-			med[0][0]/med[against][0], med[0][1]/med[against][1], med[0][2]/med[against][2])
-	}
+	printRatios(variants, printTable(variants, results), [][2]int{{0, 1}, {0, 2}, {0, 3}})
 	return nil
 }
