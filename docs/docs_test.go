@@ -42,6 +42,7 @@ var ranBy = map[string]string{
 	"cd images && go test ./spec -run Render -update":                "resolved",
 	"go test ./docs -run BadInput -update":                           "resolved",
 	"go run ./bench":                                                 "resolved",
+	"go run ./bench -sample multi":                                   "resolved",
 	"go test -run '^$' -bench 'Consumer$' -benchtime 10x ./targets/": "resolved",
 	"go test -run '^$' -bench NoopBuild ./targets/":                  "resolved",
 	"cd images && go test -run '^$' -bench NoopImage .":              "resolved",
