@@ -107,34 +107,12 @@ func timed(run func(env []string) error, env []string) (time.Duration, error) {
 }
 
 func run(root string, runs, cold, fresh int) error {
-	work, err := os.MkdirTemp("", "slimage-bench-")
+	b, err := setUp(root, "hello", [][2]string{{"hello", "."}})
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	svc := filepath.Join(work, "hello")
-	if err := copyTree(filepath.Join(root, "testdata", "hello"), svc); err != nil {
-		return err
-	}
-	tools, err := installTools(root)
-	if err != nil {
-		return err
-	}
-	mage := filepath.Join(work, "mage")
-	if err := sh(root, nil, "go", "build", "-o", mage, "github.com/magefile/mage"); err != nil {
-		return err
-	}
-
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	registry, err := startRegistry(ctx, tools)
-	if err != nil {
-		return err
-	}
-	if err := pushEmptyBase(work, tools, registry+"/base:latest"); err != nil {
-		return err
-	}
-	os.WriteFile(filepath.Join(svc, ".ko.yaml"), []byte("defaultBaseImage: "+registry+"/base:latest\nbuilds:\n- id: hello\n  main: .\n  ldflags: [\"-s\", \"-w\"]\n"), 0o644)
+	defer b.close()
+	work, svc, tools, mage := b.work, b.svc, b.tools, b.mage
 
 	// The sample's one dependency from testdata/goproxy, anything else (the
 	// engine's modules, ko's, on a fresh runner) through the user's proxy.
@@ -364,6 +342,60 @@ func oneLineChange(file string) func() error {
 		edits++
 		return os.WriteFile(file, []byte(fmt.Sprintf("package main\n\nimport \"os\"\n\nfunc init() {\n\tif os.Getenv(\"BENCH_NEVER\") == \"x\" {\n\t\tprintln(\"edit %d\")\n\t}\n}\n", edits)), 0o644)
 	}
+}
+
+// workbench is what a sample's runs share: a work folder holding a copy of
+// the sample and mage, ko and crane at their pinned versions, and a
+// registry on 127.0.0.1 serving ko's base (empty, as scratch).
+type workbench struct {
+	work, svc, tools, mage string
+	stop                   context.CancelFunc // the registry
+}
+
+// setUp makes the workbench for testdata/<sample>, with a .ko.yaml that
+// builds each of kos (id, main package) onto the empty base with -s -w.
+func setUp(root, sample string, kos [][2]string) (b *workbench, err error) {
+	work, err := os.MkdirTemp("", "slimage-bench-"+sample+"-")
+	if err != nil {
+		return nil, err
+	}
+	b = &workbench{work: work, svc: filepath.Join(work, sample), mage: filepath.Join(work, "mage")}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
+	if err := copyTree(filepath.Join(root, "testdata", sample), b.svc); err != nil {
+		return nil, err
+	}
+	if b.tools, err = installTools(root); err != nil {
+		return nil, err
+	}
+	if err := sh(root, nil, "go", "build", "-o", b.mage, "github.com/magefile/mage"); err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	b.stop = stop
+	registry, err := startRegistry(ctx, b.tools)
+	if err != nil {
+		return nil, err
+	}
+	if err := pushEmptyBase(work, b.tools, registry+"/base:latest"); err != nil {
+		return nil, err
+	}
+	ko := "defaultBaseImage: " + registry + "/base:latest\nbuilds:\n"
+	for _, k := range kos {
+		ko += fmt.Sprintf("- id: %s\n  main: %s\n  ldflags: [\"-s\", \"-w\"]\n", k[0], k[1])
+	}
+	return b, os.WriteFile(filepath.Join(b.svc, ".ko.yaml"), []byte(ko), 0o644)
+}
+
+// close stops the registry and removes the work folder.
+func (b *workbench) close() {
+	if b.stop != nil {
+		b.stop()
+	}
+	os.RemoveAll(b.work)
 }
 
 // installTools installs ko and crane at pinned versions into the user cache

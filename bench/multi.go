@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -21,44 +19,20 @@ var multiServices = []string{"api", "cli", "worker"}
 // its own magefile), and mage runs in its folder. Each is timed cold (empty build
 // and user caches), no-op, and after a one-line change in the worker.
 func runMulti(root string, runs, cold int) error {
-	work, err := os.MkdirTemp("", "slimage-bench-multi-")
+	var kos [][2]string
+	for _, s := range multiServices {
+		kos = append(kos, [2]string{s, "./cmd/" + s})
+	}
+	b, err := setUp(root, "multi", kos)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	svc := filepath.Join(work, "multi")
-	if err := copyTree(filepath.Join(root, "testdata", "multi"), svc); err != nil {
-		return err
-	}
-	tools, err := installTools(root)
-	if err != nil {
-		return err
-	}
-	mage := filepath.Join(work, "mage")
-	if err := sh(root, nil, "go", "build", "-o", mage, "github.com/magefile/mage"); err != nil {
-		return err
-	}
+	defer b.close()
+	work, svc, tools, mage := b.work, b.svc, b.tools, b.mage
 	if err := sh(svc, nil, "go", "mod", "edit", "-require=github.com/slimage/slimage@v0.0.0", "-replace=github.com/slimage/slimage="+root); err != nil {
 		return err
 	}
 	if err := sh(svc, nil, "go", "mod", "tidy"); err != nil {
-		return err
-	}
-
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	registry, err := startRegistry(ctx, tools)
-	if err != nil {
-		return err
-	}
-	if err := pushEmptyBase(work, tools, registry+"/base:latest"); err != nil {
-		return err
-	}
-	ko := "defaultBaseImage: " + registry + "/base:latest\nbuilds:\n"
-	for _, s := range multiServices {
-		ko += fmt.Sprintf("- id: %s\n  main: ./cmd/%s\n  ldflags: [\"-s\", \"-w\"]\n", s, s)
-	}
-	if err := os.WriteFile(filepath.Join(svc, ".ko.yaml"), []byte(ko), 0o644); err != nil {
 		return err
 	}
 
