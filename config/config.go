@@ -73,6 +73,9 @@ type Config struct {
 	VerifySettle   time.Duration `json:"verifySettle"`   // SLIMAGE_VERIFY_SETTLE: how long the service must stay up once it answers
 	VerifyStop     time.Duration `json:"verifyStop"`     // SLIMAGE_VERIFY_STOP: how long it may take to exit on SIGTERM
 	VerifyNonroot  bool          `json:"verifyNonroot"`  // SLIMAGE_VERIFY_NONROOT: verifyImage fails an image that runs as root
+	// SLIMAGE_VERIFY_RESTRICTED: verify also runs the image as Kubernetes'
+	// restricted profile and OpenShift's default admission would.
+	VerifyRestricted bool `json:"verifyRestricted"`
 	// SLIMAGE_VERIFY_LABELS: labels put on every container verify starts,
 	// comma-separated key=value (a CI job's ID, to find or remove them).
 	VerifyLabels map[string]string `json:"verifyLabels"`
@@ -179,7 +182,7 @@ type Git struct {
 func Default() *Config {
 	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", CgoDropped: "warn", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
 		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50,
-		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second}
+		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second, VerifyRestricted: true}
 }
 
 // Resolve derives what is left empty from go.mod and the go command, then

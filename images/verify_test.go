@@ -142,6 +142,9 @@ func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile,
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(sc.Dir, "bin", "fixture"), data, 0o755)
+	// A config file for the Dockerfiles that copy one: its owner's only.
+	os.MkdirAll(filepath.Join(sc.Dir, "data"), 0o755)
+	os.WriteFile(filepath.Join(sc.Dir, "data", "config.json"), []byte("{}\n"), 0o600)
 	if platform != "" {
 		// Docker's legacy builder keeps one layer cache for all platforms,
 		// so another platform's build would taint later ones: assemble
@@ -223,6 +226,10 @@ func TestVerifyRejectsBrokenImages(t *testing.T) {
 		{"wrong-arch", "linux/arm64", "", nil, "binary", nil, []string{"/app/hello is a linux/amd64 executable but the image says linux/arm64", "exec format error", "GOARCH=arm64"}},
 		{"broken/runs-as-root.Dockerfile", "", "", nil, "user", nil, []string{"runs as root (uid 0)", "USER 65532:65532"}},
 		{"broken/no-writable-tmp.Dockerfile", "", "", nil, "temp dir", nil, []string{"os.TempDir() (/tmp) is not writable by uid 65532", "mode 1777"}},
+		// What runs as built and not as the restricted profile runs it.
+		{"broken/writes-image-files.Dockerfile", "", "", nil, "restricted", nil, []string{"open /data/state: read-only file system", "readOnlyRootFilesystem", "emptyDir"}},
+		{"broken/owner-only-file.Dockerfile", "", "", nil, "restricted", nil, []string{"open /data/config.json: permission denied as uid 1000680000 in group 0", "chmod g=u"}},
+		{"broken/owner-only-file.Dockerfile", "", "", func(c *config.Config) { c.VerifyRestricted = false }, "", nil, nil},
 		{"fixture/Dockerfile", "", "", func(c *config.Config) { c.Zones = []string{"Europe/Berlin", "America/New_York"} }, "zones", nil, []string{"time.LoadLocation fails in the image for Europe/Berlin, America/New_York", "SLIMAGE_ZONES"}},
 		{"fixture/Dockerfile", "", "", nil, "", nil, nil},
 	}

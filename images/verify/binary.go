@@ -1,18 +1,13 @@
 package verify
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
-	"github.com/moby/moby/client"
-
 	"github.com/slimage/slimage/gobuild"
-	"github.com/slimage/slimage/images/daemon"
 )
 
 // binary proves the entrypoint inside the image is an executable for the
@@ -21,15 +16,17 @@ import (
 // amd64 binary in an image labelled arm64 that dies with "exec format
 // error" on an arm64 node. A dynamic binary must find its loader in the
 // image (a scratch image has none).
-func (r *run) binary(ctx context.Context) Check {
-	want := r.p.OS + "/" + r.p.Arch
-	ch := Check{Name: "binary", Expected: "executable for " + want}
-	file, err := r.entrypointPath()
+func binary(ctx context.Context, s *subject) []Check { return []Check{binaryCheck(ctx, s)} }
+
+func binaryCheck(ctx context.Context, s *subject) Check {
+	want := s.p.OS + "/" + s.p.Arch
+	ch := Check{Name: CheckBinary, Expected: "executable for " + want}
+	file, err := s.entrypointPath(ctx)
 	if err != nil {
 		ch.Got, ch.Cause = "none", "binary: "+err.Error()
 		return ch
 	}
-	data, err := r.readFile(ctx, file)
+	data, err := s.t.ReadFile(ctx, file)
 	if err != nil {
 		ch.Got, ch.Cause = "unreadable", fmt.Sprintf("binary: read %s from the image: %v: make the entrypoint a file in the image", file, err)
 		return ch
@@ -41,11 +38,11 @@ func (r *run) binary(ctx context.Context) Check {
 	}
 	ch.Got = facts.String()
 	if facts.OS+"/"+facts.Arch != want {
-		ch.Cause = fmt.Sprintf("binary: %s is a %s executable but the image says %s: on a %s node it fails with 'exec format error': build it with GOOS=%s GOARCH=%s (slimage's build does, per platform)", file, facts.OS+"/"+facts.Arch, want, want, r.p.OS, r.p.Arch)
+		ch.Cause = fmt.Sprintf("binary: %s is a %s executable but the image says %s: on a %s node it fails with 'exec format error': build it with GOOS=%s GOARCH=%s (slimage's build does, per platform)", file, facts.OS+"/"+facts.Arch, want, want, s.p.OS, s.p.Arch)
 		return ch
 	}
 	if facts.Interp != "" {
-		if _, err := r.cli.ContainerStatPath(ctx, r.app.GetContainerID(), client.ContainerStatPathOptions{Path: facts.Interp}); err != nil {
+		if !s.t.Exists(ctx, facts.Interp) {
 			ch.Cause = fmt.Sprintf("binary: %s is dynamically linked and needs %s, which the image lacks: it fails with 'no such file or directory': build with CGO_ENABLED=0 for a static binary", file, facts.Interp)
 			return ch
 		}
@@ -56,8 +53,8 @@ func (r *run) binary(ctx context.Context) Check {
 
 // entrypointPath is the file the container runtime executes: the first
 // word of the entrypoint (or of the command), found the way exec finds it.
-func (r *run) entrypointPath() (string, error) {
-	argv := append(append([]string{}, r.image.Entrypoint...), r.image.Cmd...)
+func (s *subject) entrypointPath(ctx context.Context) (string, error) {
+	argv := append(append([]string{}, s.image.Entrypoint...), s.image.Cmd...)
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("the image has neither an entrypoint nor a command: set ENTRYPOINT")
 	}
@@ -66,10 +63,10 @@ func (r *run) entrypointPath() (string, error) {
 	case path.IsAbs(name):
 		return name, nil
 	case strings.Contains(name, "/"):
-		return path.Join("/", r.image.WorkDir, name), nil
+		return path.Join("/", s.image.WorkDir, name), nil
 	}
 	dirs := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	for _, e := range r.image.Env {
+	for _, e := range s.image.Env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			dirs = v
 		}
@@ -79,39 +76,9 @@ func (r *run) entrypointPath() (string, error) {
 			continue
 		}
 		p := path.Join(d, name)
-		if _, err := r.cli.ContainerStatPath(context.Background(), r.app.GetContainerID(), client.ContainerStatPathOptions{Path: p}); err == nil {
+		if s.t.Exists(ctx, p) {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("the entrypoint %q is not found on the image's PATH (%s): give its absolute path", name, dirs)
-}
-
-// readFile copies one file out of the service's container, following
-// symbolic links as exec would.
-func (r *run) readFile(ctx context.Context, file string) ([]byte, error) {
-	for hops := 0; hops < 16; hops++ {
-		res, err := r.cli.CopyFromContainer(ctx, r.app.GetContainerID(), client.CopyFromContainerOptions{SourcePath: file})
-		if err != nil {
-			return nil, fmt.Errorf("%s", daemon.FirstLine(err))
-		}
-		tr := tar.NewReader(res.Content)
-		hdr, err := tr.Next()
-		if err != nil {
-			res.Content.Close()
-			return nil, err
-		}
-		if hdr.Typeflag == tar.TypeSymlink {
-			res.Content.Close()
-			if path.IsAbs(hdr.Linkname) {
-				file = hdr.Linkname
-			} else {
-				file = path.Join(path.Dir(file), hdr.Linkname)
-			}
-			continue
-		}
-		data, err := io.ReadAll(io.LimitReader(tr, 1<<30))
-		res.Content.Close()
-		return data, err
-	}
-	return nil, fmt.Errorf("too many symbolic links")
 }

@@ -17,9 +17,9 @@ import (
 // on 127.0.0.1 only, which nothing else can. Only this run's containers
 // are contacted. UDP has no handshake to try: its ports must be bound on
 // an address other than loopback.
-func (r *run) reachable(ctx context.Context) []Check {
+func reachable(ctx context.Context, s *subject) []Check {
 	var tcp, udp []string
-	for _, p := range r.image.Ports {
+	for _, p := range s.image.Ports {
 		if strings.HasSuffix(p, "/udp") {
 			udp = append(udp, p)
 		} else if strings.HasSuffix(p, "/tcp") {
@@ -30,9 +30,9 @@ func (r *run) reachable(ctx context.Context) []Check {
 		return nil
 	}
 	fail := func(port, got, cause string) Check {
-		return Check{Name: "reachable " + port, Expected: "answers from another container", Got: got, Cause: "reachable " + port + ": " + cause}
+		return Check{Name: CheckReachable + " " + port, Expected: "answers from another container", Got: got, Cause: "reachable " + port + ": " + cause}
 	}
-	ip, err := r.app.ContainerIP(ctx)
+	ip, err := s.t.IP(ctx)
 	if err != nil || ip == "" {
 		var checks []Check
 		for _, p := range append(tcp, udp...) {
@@ -48,7 +48,7 @@ func (r *run) reachable(ctx context.Context) []Check {
 		}
 		var got []report.Reach
 		// The first port answered already; others may open a little later.
-		err := r.runProbe(ctx, "", &got, "reach", "-addrs", strings.Join(addrs, ","), "-timeout", r.set.Settle.String())
+		err := runProbe(ctx, s.t, netBridge, &got, "reach", "-addrs", strings.Join(addrs, ","), "-timeout", s.set.Settle.String())
 		for i, p := range tcp {
 			switch {
 			case err != nil:
@@ -68,15 +68,15 @@ func (r *run) reachable(ctx context.Context) []Check {
 	}
 	if needBound {
 		// A service that died meanwhile is stays up's failure, not this one's.
-		if st, err := r.app.State(ctx); err == nil && !st.Running {
+		if exited(ctx, s.t) {
 			var checks []Check
 			for _, p := range append(tcp, udp...) {
-				checks = append(checks, Check{Name: "reachable " + p, Expected: "answers from another container",
+				checks = append(checks, Check{Name: CheckReachable + " " + p, Expected: "answers from another container",
 					Got: "not checked: the service exited (see stays up)", Pass: true})
 			}
 			return checks
 		}
-		_ = r.runProbe(ctx, "container:"+r.app.GetContainerID(), &bound, "listeners", "-ports", strings.Join(append(tcp, udp...), ","))
+		_ = runProbe(ctx, s.t, netService, &bound, "listeners", "-ports", strings.Join(append(tcp, udp...), ","))
 	}
 	addrsOf := map[string][]string{}
 	for _, l := range bound {
@@ -89,7 +89,7 @@ func (r *run) reachable(ctx context.Context) []Check {
 		at := net.JoinHostPort(ip, num)
 		e, isTCP := reached[p]
 		if isTCP && e == "" {
-			checks = append(checks, Check{Name: "reachable " + p, Expected: "answers from another container", Got: "answers at " + at, Pass: true})
+			checks = append(checks, Check{Name: CheckReachable + " " + p, Expected: "answers from another container", Got: "answers at " + at, Pass: true})
 			continue
 		}
 		addrs := addrsOf[p]
@@ -101,7 +101,7 @@ func (r *run) reachable(ctx context.Context) []Check {
 		case loopbackOnly(addrs):
 			checks = append(checks, fail(p, "loopback only", fmt.Sprintf("listens on %s only, which no other container or published port reaches: listen on :%s (all interfaces, 0.0.0.0) instead", strings.Join(addrs, ", "), num)))
 		case !isTCP:
-			checks = append(checks, Check{Name: "reachable " + p, Expected: "bound beyond loopback", Got: "bound on " + strings.Join(addrs, ", "), Pass: true})
+			checks = append(checks, Check{Name: CheckReachable + " " + p, Expected: "bound beyond loopback", Got: "bound on " + strings.Join(addrs, ", "), Pass: true})
 		default:
 			checks = append(checks, fail(p, "no answer", fmt.Sprintf("listens on %s, but %s does not answer from another container: %s", strings.Join(addrs, ", "), at, e)))
 		}

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -17,8 +16,6 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
-
-	"github.com/slimage/slimage/images/daemon"
 )
 
 // SessionLabel marks every container one verify run starts, so that all of
@@ -130,42 +127,4 @@ func removeContainers(cli *client.Client, match func(labels map[string]string) b
 
 func terminate(ctr *testcontainers.DockerContainer) {
 	_ = testcontainers.TerminateContainer(ctr)
-}
-
-// exitAndLogs is a finished container's exit code and output.
-func exitAndLogs(ctr *testcontainers.DockerContainer) (int, string) {
-	st, err := ctr.State(context.Background())
-	if err != nil {
-		return -1, daemon.FirstLine(err)
-	}
-	return st.ExitCode, logs(ctr)
-}
-
-func logs(ctr *testcontainers.DockerContainer) string {
-	rc, err := ctr.Logs(context.Background())
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	var b bytes.Buffer
-	_, _ = io.Copy(&b, io.LimitReader(rc, 1<<20))
-	return b.String()
-}
-
-// logTail is the service's last few log lines, on one line.
-func logTail(ctr *testcontainers.DockerContainer) string {
-	lines := strings.Split(strings.TrimSpace(logs(ctr)), "\n")
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
-	}
-	s := strings.Join(lines, " | ")
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }

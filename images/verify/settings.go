@@ -37,7 +37,9 @@ type Settings struct {
 	HealthPort, HealthPath string
 	Timeout, Grace, Settle time.Duration
 	Stop                   time.Duration
-	Labels                 map[string]string // put on every container verify starts
+	// Restricted runs the restricted check (see restricted.go).
+	Restricted bool
+	Labels     map[string]string // put on every container verify starts
 	// Reports is the folder of the JSON reports, inside Dist.
 	Reports, Dist string
 }
@@ -52,8 +54,9 @@ func SettingsOf(c *config.Config) Settings {
 		TLSURLs: tlsURLs(c.VerifyTLS), TLSExplicit: strings.TrimSpace(c.VerifyTLS) != "",
 		Ports: c.Ports, HealthPort: port, HealthPath: path,
 		Timeout: c.VerifyTimeout, Grace: c.VerifyGrace, Settle: c.VerifySettle, Stop: c.VerifyStop,
-		Labels:  c.VerifyLabels,
-		Reports: c.Output(config.VerifyFolder), Dist: c.Dist,
+		Restricted: c.VerifyRestricted,
+		Labels:     c.VerifyLabels,
+		Reports:    c.Output(config.VerifyFolder), Dist: c.Dist,
 	}
 }
 

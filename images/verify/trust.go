@@ -7,18 +7,15 @@ import (
 	"github.com/slimage/slimage/images/probe/report"
 )
 
-// trust proves the image's trust store is where Go looks and complete:
-// enough roots, and the widely used ones present and valid (unless the
-// user chose a bundle of their own).
-func (r *run) trust(pr *report.Report) []Check {
-	var checks []Check
-	tr := pr.Trust
-	min := r.set.MinRoots
-	custom := r.set.CustomBundle
-	if custom && min > 1 {
+// judgeTrustStore proves the image's trust store is where Go looks and
+// holds enough roots.
+func judgeTrustStore(ev evidence) []Check {
+	tr := ev.report.Trust
+	min := ev.set.MinRoots
+	if ev.set.CustomBundle && min > 1 {
 		min = 1 // a custom bundle may hold just the company's roots
 	}
-	store := Check{Name: "trust store", Expected: fmt.Sprintf(">= %d roots", min),
+	store := Check{Name: CheckTrustStore, Expected: fmt.Sprintf(">= %d roots", min),
 		Got: fmt.Sprintf("%d roots in %s", tr.Roots, orNone(tr.Source)), Pass: tr.Source != "" && tr.Roots >= min}
 	switch {
 	case tr.Source == "":
@@ -27,26 +24,31 @@ func (r *run) trust(pr *report.Report) []Check {
 	case !store.Pass:
 		store.Cause = fmt.Sprintf("trust store: %s holds %d roots, fewer than %d: use a complete bundle (or lower SLIMAGE_VERIFY_MIN_ROOTS for a deliberate one)", tr.Source, tr.Roots, min)
 	}
-	checks = append(checks, store)
-	if !custom {
-		known := Check{Name: "well-known roots", Expected: fmt.Sprintf("%d of %d valid", len(report.KnownRoots), len(report.KnownRoots)),
-			Got: fmt.Sprintf("%d of %d valid", len(tr.Present), len(report.KnownRoots)), Pass: len(tr.Present) == len(report.KnownRoots)}
-		if !known.Pass {
-			known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", len(report.KnownRoots)-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
-		}
-		checks = append(checks, known)
-	}
-
-	return checks
+	return []Check{store}
 }
 
-// tls proves live HTTPS calls from inside the image validate, with the
-// standard client, as the service's own would.
-func (r *run) tls(pr *report.Report) []Check {
+// judgeKnownRoots proves the widely used roots are in the bundle and
+// valid, unless the user chose a bundle of their own.
+func judgeKnownRoots(ev evidence) []Check {
+	if ev.set.CustomBundle {
+		return nil
+	}
+	tr := ev.report.Trust
+	known := Check{Name: CheckKnownRoots, Expected: fmt.Sprintf("%d of %d valid", len(report.KnownRoots), len(report.KnownRoots)),
+		Got: fmt.Sprintf("%d of %d valid", len(tr.Present), len(report.KnownRoots)), Pass: len(tr.Present) == len(report.KnownRoots)}
+	if !known.Pass {
+		known.Cause = fmt.Sprintf("well-known roots: the bundle lacks or has expired %d widely used roots (present: %s): use an up-to-date ca-certificates bundle", len(report.KnownRoots)-len(tr.Present), orNone(strings.Join(tr.Present, ", ")))
+	}
+	return []Check{known}
+}
+
+// judgeTLS proves live HTTPS calls from inside the image validate, with
+// the standard client, as the service's own would.
+func judgeTLS(ev evidence) []Check {
 	var checks []Check
-	explicit := r.set.TLSExplicit
-	for _, r := range pr.TLS {
-		ch := Check{Name: "TLS " + r.URL, Expected: "verified response"}
+	explicit := ev.set.TLSExplicit
+	for _, r := range ev.report.TLS {
+		ch := Check{Name: CheckTLS + " " + r.URL, Expected: "verified response"}
 		switch {
 		case r.Error == "":
 			ch.Got, ch.Pass = fmt.Sprintf("%d, %s, root %s", r.Status, r.Version, rootCN(r.Root)), true

@@ -14,12 +14,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/slimage/slimage/config"
@@ -29,6 +27,7 @@ import (
 	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/outdir"
+	"github.com/slimage/slimage/internal/zoneinfo"
 )
 
 // Check is one row of the verify table (the probe's report package holds
@@ -69,23 +68,15 @@ func External(ctx context.Context, c *config.Config, ref string, progress, out i
 	return verify(ctx, SettingsOf(c), ref, false, progress, out)
 }
 
-// run is one verify of one image: what its checks read.
+// run is one verify of one image: the service its live checks reach,
+// and what starting it and judging the probe's report need.
 type run struct {
-	set     Settings
-	cli     *client.Client
-	ref     string
-	p       config.Platform
-	image   imageConfig
-	probe   string // the probe binary for p, on the host
-	s       *session
-	built   bool // the image was built here, so set.User is what it must run as
-	app     *testcontainers.DockerContainer
-	readyAt time.Time
-	// emulated: the image's platform is not the engine's, so its binary
-	// runs under QEMU user emulation; initPID1: the service then runs
-	// under the engine's init (see start), not as PID 1 itself.
-	emulated, initPID1 bool
-	native             string // the engine's platform
+	subject
+	cli   *client.Client
+	ref   string
+	s     *session
+	built bool // the image was built here, so set.User is what it must run as
+	dt    *dockerTarget
 }
 
 // imageConfig is what the image's config says about running it.
@@ -119,7 +110,7 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 		}
 		return nil, fmt.Errorf("verify %s: no such image in the local Docker (%s): build it first (mage image), or pull or load it", ref, daemon.FirstLine(err))
 	}
-	r := &run{set: set, cli: cli, ref: ref, built: built, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}
+	r := &run{subject: subject{set: set, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}, cli: cli, ref: ref, built: built}
 	if cfg := img.Config; cfg != nil {
 		r.image = imageConfig{WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
 		for port := range cfg.ExposedPorts {
@@ -131,13 +122,16 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 		r.native = native
 		r.emulated = native != r.p.OS+"/"+r.p.Arch
 	}
-	if r.probe, err = probe.Build(ctx, r.p); err != nil {
+	probeBin, err := probe.Build(ctx, r.p)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, &interrupted{ref, ctx.Err()}
 		}
 		return nil, fmt.Errorf("verify %s %s: build the probe: %w", ref, r.p, err)
 	}
 	r.s = newSession(cli, set.Labels, progress)
+	r.dt = &dockerTarget{cli: cli, s: r.s, ref: ref, probe: probeBin}
+	r.t = r.dt
 	// The "Connected to docker" banner goes through testcontainers' default
 	// logger, not the per-container one.
 	defer tclog.SetDefault(tclog.Default())
@@ -152,7 +146,9 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 			rep.Emulated += ", with the engine's init as PID 1 (the emulator, as PID 1, would drop a SIGTERM the binary has no handler for)"
 		}
 	}
-	terminate(r.app)
+	if r.dt.app != nil {
+		terminate(r.dt.app)
+	}
 	r.s.close(ctx.Err() != nil)
 	if ctx.Err() != nil {
 		return nil, &interrupted{ref, ctx.Err()}
@@ -182,99 +178,26 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 	return rep, nil
 }
 
-// checks runs every check, the independent ones at once: the probe's
-// report (its own container), the binary, and, once the service answers,
-// reachability while the settle time runs; then whether it stayed up, and
-// how it stops.
-func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
-	var (
-		wg         sync.WaitGroup
-		pr         *report.Report
-		probeErr   error
-		reachable  []Check
-		health     []Check
-		binary     Check
-		haveBinary bool
-	)
-	start := r.start(ctx)
-	// The probe's report needs no running service: it runs while the
-	// service settles (or at once when it did not start, unless nothing of
-	// this platform can run here).
-	if start.Got != gotCannotRun {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pr, probeErr = r.probeReport(ctx)
-		}()
+// evidence is what the judges read of pr: SLIMAGE_TZ's zone is read from
+// the toolchain whose zoneinfo.zip slimage copies zones from, so the
+// expectations come from the very bytes put into images.
+func (r *run) evidence(pr *report.Report) (evidence, error) {
+	ev := evidence{set: r.set, built: r.built, report: pr}
+	if r.set.TZ == "" {
+		return ev, nil
 	}
-	if r.app != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			binary, haveBinary = r.binary(ctx), true
-		}()
-	}
-	if start.Pass {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reachable = r.reachable(ctx)
-		}()
-		if port, path, _ := r.startPort(); path != "" {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				health = []Check{r.healthy(ctx, port, path)}
-			}()
-		}
-		// The service must still be up SLIMAGE_VERIFY_SETTLE after it first
-		// answered; the other checks run meanwhile.
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Until(r.readyAt.Add(r.set.Settle))):
-		}
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		return nil, nil, ctx.Err()
-	}
-	checks := append(append([]Check{start}, health...), reachable...)
-	if haveBinary {
-		checks = append(checks, binary)
-	}
-	switch {
-	case probeErr != nil && start.Pass:
-		return nil, nil, probeErr
-	case pr != nil:
-		judged, err := r.judge(pr)
-		if err != nil {
-			return nil, nil, err
-		}
-		checks = append(checks, judged...)
-	}
-	if start.Pass {
-		up := r.staysUp(ctx)
-		checks = append(checks, up)
-		if up.Pass {
-			checks = append(checks, r.stops(ctx))
-		}
-	}
-	return checks, pr, nil
-}
-
-// judge turns the probe's report into the checks that read it.
-func (r *run) judge(pr *report.Report) ([]Check, error) {
-	checks := r.user(pr)
-	zone, err := r.timeZone(pr)
+	goroot, err := r.goroot()
 	if err != nil {
-		return nil, err
+		return ev, err
 	}
-	checks = append(checks, zone...)
-	if z, ok := r.zones(pr); ok {
-		checks = append(checks, z)
+	data, err := zoneinfo.Read(goroot, r.set.TZ)
+	if err != nil {
+		return ev, fmt.Errorf("read SLIMAGE_TZ %w", err)
 	}
-	checks = append(checks, r.trust(pr)...)
-	return append(checks, r.tls(pr)...), nil
+	if ev.zone, err = time.LoadLocationFromTZData(r.set.TZ, data); err != nil {
+		return ev, fmt.Errorf("read zone %s: %w", r.set.TZ, err)
+	}
+	return ev, nil
 }
 
 // probeReport runs the probe's report in the image with host networking,
@@ -287,7 +210,7 @@ func (r *run) probeReport(ctx context.Context) (*report.Report, error) {
 		args = append(args, "-zones", strings.Join(zones, ","))
 	}
 	var pr report.Report
-	if err := r.runProbe(ctx, "host", &pr, args...); err != nil {
+	if err := runProbe(ctx, r.t, netHost, &pr, args...); err != nil {
 		return nil, err
 	}
 	return &pr, nil
