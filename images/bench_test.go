@@ -208,7 +208,7 @@ func BenchmarkAttest(b *testing.B) {
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 		b.Fatal(err)
 	}
-	built, err := build.For(c).Build(context.Background(), c, io.Discard, io.Discard)
+	built, err := build.Build(context.Background(), c, io.Discard, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/slimage/slimage/config"
-	"github.com/slimage/slimage/gobuild"
 	"github.com/slimage/slimage/images/internal/step"
 	"github.com/slimage/slimage/images/provenance"
 	"github.com/slimage/slimage/images/sbom"
@@ -28,7 +27,11 @@ import (
 // AttestationPaths are where an image run puts p's SBOM and provenance:
 // <dist>/sbom/<os>_<arch>.cdx.json and .provenance.json.
 func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenancePath string) {
-	base := filepath.Join(c.Output(config.SBOMFolder), p.DistDir())
+	return attestationPaths(c.Output(config.SBOMFolder), p)
+}
+
+func attestationPaths(dir string, p config.Platform) (sbomPath, provenancePath string) {
+	base := filepath.Join(dir, p.DistDir())
 	return base + ".cdx.json", base + ".provenance.json"
 }
 
@@ -37,7 +40,15 @@ func AttestationPaths(c *config.Config, p config.Platform) (sbomPath, provenance
 // its ID. Both depend only on the sources and settings (their time is the
 // image's created time), so the same commit gives the same bytes.
 func Attest(c *config.Config, b Built, sc *stage.Context) (Attestation, error) {
-	docs, err := attestationDocs(c, b.Platform, sc, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
+	o, err := OptionsOf(c)
+	if err != nil {
+		return Attestation{}, err
+	}
+	return attestOne(o, b, sc)
+}
+
+func attestOne(o Options, b Built, sc *stage.Context) (Attestation, error) {
+	docs, err := attestationDocs(o, b.Platform, sc, provenance.Artifact{Name: b.Ref, SHA256: strings.TrimPrefix(b.ID, "sha256:")})
 	return Attestation{Platform: b.Platform, docs: docs}, err
 }
 
@@ -49,7 +60,7 @@ type Attestation struct {
 
 // attestBuilt is the step that attests what Docker's builder built.
 func attestBuilt(ctx context.Context, r *imageRun) error {
-	a, err := Attest(r.c, r.built[0], r.contexts[0])
+	a, err := attestOne(r.o, r.built[0], r.contexts[0])
 	r.attestations = append(r.attestations, a)
 	return err
 }
@@ -60,10 +71,10 @@ func attestBuilt(ctx context.Context, r *imageRun) error {
 func writeSBOMs(ctx context.Context, r *imageRun) error {
 	want := map[string][]byte{}
 	for _, a := range r.attestations {
-		sbomPath, provenancePath := AttestationPaths(r.c, a.Platform)
+		sbomPath, provenancePath := attestationPaths(r.o.sboms(), a.Platform)
 		want[filepath.Base(sbomPath)], want[filepath.Base(provenancePath)] = a.docs.sbom, a.docs.provenance
 	}
-	if holds(r.c.Output(config.SBOMFolder), want) {
+	if holds(r.o.sboms(), want) {
 		return nil
 	}
 	dir, err := r.u.Dir(config.SBOMFolder)
@@ -104,14 +115,9 @@ type attestationPair struct{ sbom, provenance []byte }
 // attestationDocs makes p's SBOM and the provenance of image, the image
 // built for p from sc (the OCI path names it by its manifest's digest, the
 // Docker path by its ID).
-func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, image provenance.Artifact) (attestationPair, error) {
-	made, ok := c.BuiltBinary(p)
-	if !ok {
-		// Not built by this run's build step (a test's own binary): the
-		// binary in place, made as build makes it.
-		made = config.Binary{Path: gobuild.OutputPath(c, p), Flags: append(gobuild.Flags(c), c.Main),
-			Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)}
-	}
+func attestationDocs(o Options, p config.Platform, sc *stage.Context, image provenance.Artifact) (attestationPair, error) {
+	pv := o.Build
+	made := pv.Binaries[p]
 	bin := made.Path
 	created := sc.Created()
 	version := step.SlimageVersion()
@@ -130,14 +136,14 @@ func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, ima
 			return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 		}
 	}
-	materials, err := materials(c, sc.Dir)
+	materials, err := materials(pv.Dir, sc.Dir)
 	if err != nil {
 		return attestationPair{}, fmt.Errorf("provenance %s: %w", p, err)
 	}
 	pb := provenance.Build{
 		Subjects: []provenance.Artifact{image, {Name: "/app/" + filepath.Base(bin), SHA256: binSum}},
-		Builder:  version, Repository: c.Git.Origin, Commit: c.Git.Revision, Dirty: dirty(c, bi),
-		Module: c.Module.Path, Main: c.Main, Platform: p.String(),
+		Builder:  version, Repository: pv.Repository, Commit: pv.Commit, Dirty: dirty(pv, bi),
+		Module: pv.Module, Main: pv.Main, Platform: p.String(),
 		Flags: made.Flags, Env: made.Env,
 		GoVersion: bi.GoVersion, Materials: materials,
 	}
@@ -150,13 +156,13 @@ func attestationDocs(c *config.Config, p config.Platform, sc *stage.Context, ima
 
 // printAttestations says where each platform's documents are, and
 // whether they are attached to the image.
-func printAttestations(out io.Writer, c *config.Config, attached bool) {
+func printAttestations(out io.Writer, o Options, attached bool) {
 	note := "  (attached to the image as referrers)"
 	if !attached {
 		note = "  (files only: the default builder, oci, attaches them to the image)"
 	}
-	for _, p := range c.Platforms {
-		sbomPath, provenancePath := AttestationPaths(c, p)
+	for _, p := range o.Platforms {
+		sbomPath, provenancePath := attestationPaths(o.sboms(), p)
 		fmt.Fprintf(out, "sbom %s  %s  provenance %s%s\n", p, human.Path(sbomPath), human.Path(provenancePath), note)
 	}
 }
@@ -164,9 +170,9 @@ func printAttestations(out io.Writer, c *config.Config, attached bool) {
 // materials are what went into the image besides the binary: go.sum (which
 // pins every module the binary links) and each file of the staged root
 // file system (the CA bundle, the zones, the users, the run-time files).
-func materials(c *config.Config, contextDir string) ([]provenance.Artifact, error) {
+func materials(module, contextDir string) ([]provenance.Artifact, error) {
 	var out []provenance.Artifact
-	if sum, err := fileSHA256(filepath.Join(c.Dir, "go.sum")); err == nil {
+	if sum, err := fileSHA256(filepath.Join(module, "go.sum")); err == nil {
 		out = append(out, provenance.Artifact{Name: "go.sum", SHA256: sum})
 	}
 	rootfs := filepath.Join(contextDir, "rootfs")
@@ -187,17 +193,17 @@ func materials(c *config.Config, contextDir string) ([]provenance.Artifact, erro
 
 // dirty says whether the checkout had changes not committed: the go
 // command's own stamp when it made one, else git's status; nil outside git.
-func dirty(c *config.Config, bi *debug.BuildInfo) *bool {
+func dirty(pv Provenance, bi *debug.BuildInfo) *bool {
 	for _, s := range bi.Settings {
 		if s.Key == "vcs.modified" {
 			d := s.Value == "true"
 			return &d
 		}
 	}
-	if c.Git.Revision == "" {
+	if pv.Commit == "" {
 		return nil
 	}
-	out, err := exec.Command("git", "-C", c.Dir, "status", "--porcelain").Output()
+	out, err := exec.Command("git", "-C", pv.Dir, "status", "--porcelain").Output()
 	if err != nil {
 		return nil
 	}

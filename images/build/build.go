@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/slimage/slimage/config"
@@ -19,9 +20,9 @@ import (
 type Builder interface {
 	// Build makes the images and prints one line per image to out; the
 	// builder's own output goes to progress (io.Discard for quiet).
-	Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error)
-	// Tags are the local tags Build gives c's images, by platform.
-	Tags(c *config.Config) []Built
+	Build(ctx context.Context, o Options, progress, out io.Writer) ([]Built, error)
+	// Tags are the local tags Build gives the images, by platform.
+	Tags(o Options) []Built
 }
 
 // builders are the ways to build, by the name For picks. config.Resolve has
@@ -32,44 +33,44 @@ var builders = map[string]Builder{
 	"multistage": multistageBuilder{},
 }
 
-// For is the builder c asks for: multistage when the Dockerfile builds the
-// binary itself, else SLIMAGE_BUILDER's.
+// For is the builder o names (see builderOf):
 //
 //   - docker: stages the context and builds it with the daemon, tagged
-//     c.Image (one platform, the host's: the legacy builder makes no other);
+//     o.Image (one platform, the host's: the legacy builder makes no other);
 //   - oci: stages a context per platform, assembles the images and an OCI
-//     index without a daemon, writes <dist>/oci, pushes it to c.Push if set,
+//     index without a daemon, writes <dist>/oci, pushes it to o.Push if set,
 //     and loads each platform into the local Docker (see PlatformTag);
 //   - multistage: writes the self-contained Dockerfile and has the daemon
 //     build it from the module root.
-func For(c *config.Config) Builder {
-	name := c.Builder
-	if c.DockerfileMode == "multistage" {
-		name = "multistage"
-	}
-	return builders[name]
-}
+func For(o Options) Builder { return builders[o.Builder] }
 
 // Build makes c's images with the builder For picks.
 func Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	return For(c).Build(ctx, c, progress, out)
+	o, err := OptionsOf(c)
+	if err != nil {
+		return nil, err
+	}
+	return For(o).Build(ctx, o, progress, out)
 }
 
 // Tags are the local tags of c's images, by platform: what Build tags, and
 // what verify runs.
-func Tags(c *config.Config) []Built { return For(c).Tags(c) }
+func Tags(c *config.Config) []Built {
+	o := namesOf(c)
+	return For(o).Tags(o)
+}
 
-// hostTag is the docker and multistage builders' one tag: c.Image, for the
-// one platform they build.
-func hostTag(c *config.Config) []Built { return []Built{{Ref: c.Image, Platform: c.Platforms[0]}} }
+// hostTag is the docker and multistage builders' one tag: the image's
+// name, for the one platform they build.
+func hostTag(o Options) []Built { return []Built{{Ref: o.Image, Platform: o.Platforms[0]}} }
 
 type dockerBuilder struct{}
 
-func (dockerBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
+func (dockerBuilder) Tags(o Options) []Built { return hostTag(o) }
 
 // Build has the daemon build the staged context, as docker build would.
-func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	r := &imageRun{c: c, progress: progress, out: out, tags: hostTag(c)}
+func (dockerBuilder) Build(ctx context.Context, o Options, progress, out io.Writer) ([]Built, error) {
+	r := &imageRun{o: o, progress: progress, out: out, tags: hostTag(o)}
 	// The steps of Docker's builder, in order.
 	err := r.run(ctx, []imageStep{
 		stageContexts,
@@ -87,12 +88,12 @@ func (dockerBuilder) Build(ctx context.Context, c *config.Config, progress, out 
 		return nil, err
 	}
 	printBuilt(out, r.built[0], r.contexts[0])
-	printAttestations(out, r.c, false)
+	printAttestations(out, r.o, false)
 	return r.built, nil
 }
 
 func buildWithDocker(ctx context.Context, r *imageRun) error {
-	b, err := BuildWithDocker(ctx, r.cli, r.contexts[0], r.c.Platforms[0], r.c.Image, r.u, r.progress)
+	b, err := BuildWithDocker(ctx, r.cli, r.contexts[0], r.o.Platforms[0], r.o.Image, r.u, r.progress)
 	if err == nil {
 		r.built = append(r.built, b)
 	}
@@ -101,18 +102,18 @@ func buildWithDocker(ctx context.Context, r *imageRun) error {
 
 type ociBuilder struct{}
 
-func (ociBuilder) Tags(c *config.Config) []Built {
+func (ociBuilder) Tags(o Options) []Built {
 	var out []Built
-	for _, p := range c.Platforms {
-		out = append(out, Built{Ref: PlatformTag(c.Image, p, c.HostPlatform().String()), Platform: p})
+	for _, p := range o.Platforms {
+		out = append(out, Built{Ref: PlatformTag(o.Image, p, o.Host.String()), Platform: p})
 	}
 	return out
 }
 
 // Build assembles the images and their index from the staged contexts,
 // without a daemon, then loads them into Docker (for verify) and pushes.
-func (b ociBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	r := &imageRun{c: c, progress: progress, out: out, tags: b.Tags(c), oci: &ociResult{dir: c.Output(config.OCIFolder)}}
+func (b ociBuilder) Build(ctx context.Context, o Options, progress, out io.Writer) ([]Built, error) {
+	r := &imageRun{o: o, progress: progress, out: out, tags: b.Tags(o), oci: &ociResult{dir: filepath.Join(o.Dist, config.OCIFolder)}}
 	// The steps of the OCI builder, in order.
 	steps := []imageStep{
 		stageContexts,
@@ -129,37 +130,38 @@ func (b ociBuilder) Build(ctx context.Context, c *config.Config, progress, out i
 		{"writing the OCI layout", writeOCILayout},
 		{"writing the SBOMs", writeSBOMs},
 	}
-	if c.Push != "" {
+	if o.Push != "" {
 		// Last: a push that fails leaves every local output as it was.
-		steps = append(steps, imageStep{"pushing to " + c.Push, pushIndex})
+		steps = append(steps, imageStep{"pushing to " + o.Push, pushIndex})
 	}
 	if err := r.run(ctx, steps); err != nil {
 		return nil, err
 	}
-	o := r.oci
+	res := r.oci
 	note := ""
-	if o.unchanged {
+	if res.unchanged {
 		note = "  (unchanged)"
 	}
-	fmt.Fprintf(out, "oci %s  index %s  %d platform%s, SBOM and provenance attached%s\n", human.Path(o.dir), o.digest, len(o.imgs), human.Plural(len(o.imgs)), note)
+	fmt.Fprintf(out, "oci %s  index %s  %d platform%s, SBOM and provenance attached%s\n", human.Path(res.dir), res.digest, len(res.imgs), human.Plural(len(res.imgs)), note)
 	if r.connErr != nil {
 		return nil, fmt.Errorf("%w (the OCI layout is written; Docker is needed to load the images for verify)", r.connErr)
 	}
 	for i, b := range r.built {
-		printBuilt(out, b, o.imgs[i].Context)
+		printBuilt(out, b, res.imgs[i].Context)
 	}
-	printAttestations(out, r.c, true)
+	printAttestations(out, r.o, true)
 	return r.built, nil
 }
 
 type multistageBuilder struct{}
 
-func (multistageBuilder) Tags(c *config.Config) []Built { return hostTag(c) }
+func (multistageBuilder) Tags(o Options) []Built { return hostTag(o) }
 
 // Build writes the self-contained Dockerfile and has the daemon build it
 // from the module root.
-func (multistageBuilder) Build(ctx context.Context, c *config.Config, progress, out io.Writer) ([]Built, error) {
-	r := &imageRun{c: c, progress: progress, out: out, tags: hostTag(c)}
+func (multistageBuilder) Build(ctx context.Context, o Options, progress, out io.Writer) ([]Built, error) {
+	c := o.multistage
+	r := &imageRun{o: o, progress: progress, out: out, tags: hostTag(o)}
 	var m *Multistage
 	// The steps of the multistage mode, in order.
 	err := r.run(ctx, []imageStep{

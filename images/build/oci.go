@@ -206,9 +206,13 @@ func (pi OCIPlatformImage) forLoad() v1.Image {
 // assembles each image and an OCI image index over them: the OCI builder's
 // first steps, for tests and benchmarks.
 func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIPlatformImage, error) {
-	u := outdir.NewUpdate(c.Dist)
+	o, err := OptionsOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	u := outdir.NewUpdate(o.Dist)
 	defer u.Discard()
-	contexts, err := stage.WriteAll(ctx, c, u)
+	contexts, err := stage.WriteAll(ctx, o.Stage, u)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,7 +222,7 @@ func BuildOCIIndex(ctx context.Context, c *config.Config) (v1.ImageIndex, []OCIP
 	for _, sc := range contexts {
 		sc.Dir = sc.Final
 	}
-	return assembleIndex(c, contexts)
+	return assembleIndex(o, contexts)
 }
 
 // ociResult is what the OCI builder's steps hand forward.
@@ -235,8 +239,8 @@ type ociResult struct {
 // index from the staged contexts, unless the layout in place holds them.
 func assembleImages(ctx context.Context, r *imageRun) (err error) {
 	o := r.oci
-	if o.idx, o.imgs, o.unchanged = reuseLayout(o.dir, r.c, r.contexts); !o.unchanged {
-		o.idx, o.imgs, err = assembleIndex(r.c, r.contexts)
+	if o.idx, o.imgs, o.unchanged = reuseLayout(o.dir, r.o, r.contexts); !o.unchanged {
+		o.idx, o.imgs, err = assembleIndex(r.o, r.contexts)
 	}
 	return err
 }
@@ -284,7 +288,7 @@ func attest(ctx context.Context, r *imageRun) error {
 		if err != nil {
 			return err
 		}
-		docs, err := attestationDocs(r.c, pi.Platform, pi.Context, provenance.Artifact{Name: r.tags[i].Ref, SHA256: subject.Digest.Hex})
+		docs, err := attestationDocs(r.o, pi.Platform, pi.Context, provenance.Artifact{Name: r.tags[i].Ref, SHA256: subject.Digest.Hex})
 		if err != nil {
 			return err
 		}
@@ -314,7 +318,7 @@ func writeOCILayout(ctx context.Context, r *imageRun) (err error) {
 		if err != nil {
 			return fmt.Errorf("write OCI layout: %w", r.u.Explain(err))
 		}
-		if err := WriteLayout(o.idx, dir, refTag(r.c.Image), o.refs...); err != nil {
+		if err := WriteLayout(o.idx, dir, refTag(r.o.Image), o.refs...); err != nil {
 			return fmt.Errorf("write OCI layout %s: %w", human.Path(o.dir), r.u.Explain(err))
 		}
 	}
@@ -326,30 +330,30 @@ func writeOCILayout(ctx context.Context, r *imageRun) (err error) {
 // referrers to SLIMAGE_PUSH.
 func pushIndex(ctx context.Context, r *imageRun) error {
 	o := r.oci
-	if _, err := Push(ctx, o.idx, r.c.Push); err != nil {
+	if _, err := Push(ctx, o.idx, r.o.Push); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "push %s@%s\n", r.c.Push, o.digest)
-	return pushReferrers(ctx, r.c.Push, o.refs, r.out)
+	fmt.Fprintf(r.out, "push %s@%s\n", r.o.Push, o.digest)
+	return pushReferrers(ctx, r.o.Push, o.refs, r.out)
 }
 
-func assembleIndex(c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {
+func assembleIndex(o Options, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {
 	var imgs []OCIPlatformImage
-	for i, p := range c.Platforms {
+	for i, p := range o.Platforms {
 		sc := contexts[i]
 		img, load, err := ociImages(sc, p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("build image %s %s: %w", c.Image, p, err)
+			return nil, nil, fmt.Errorf("build image %s %s: %w", o.Image, p, err)
 		}
 		img = mutate.Annotations(img, standardAnnotations(sc.Spec.Labels)).(v1.Image)
 		imgs = append(imgs, OCIPlatformImage{Platform: p, Image: img, Context: sc, load: load})
 	}
-	return indexOf(c, imgs), imgs, nil
+	return indexOf(imgs), imgs, nil
 }
 
 // indexOf is the image index over imgs: each entry carries its platform
 // and context digest, the index the standard labels as annotations.
-func indexOf(c *config.Config, imgs []OCIPlatformImage) v1.ImageIndex {
+func indexOf(imgs []OCIPlatformImage) v1.ImageIndex {
 	var adds []mutate.IndexAddendum
 	for _, pi := range imgs {
 		p := pi.Platform
@@ -389,7 +393,7 @@ func refTag(ref string) string {
 // platform and nothing else, the images of exactly these contexts (the
 // index's entries carry the context digests): then nothing needs
 // assembling.
-func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, bool) {
+func reuseLayout(dir string, o Options, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, bool) {
 	idx, err := LayoutIndex(dir)
 	if err != nil {
 		return nil, nil, false
@@ -400,7 +404,7 @@ func reuseLayout(dir string, c *config.Config, contexts []*stage.Context) (v1.Im
 	}
 	var imgs []OCIPlatformImage
 	for i, desc := range m.Manifests {
-		p := c.Platforms[i]
+		p := o.Platforms[i]
 		if desc.Platform == nil || desc.Platform.OS != p.OS || desc.Platform.Architecture != p.Arch || desc.Platform.Variant != p.Variant {
 			return nil, nil, false
 		}

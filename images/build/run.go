@@ -8,7 +8,6 @@ import (
 
 	"github.com/moby/moby/client"
 
-	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/outdir"
@@ -24,7 +23,7 @@ import (
 // last before the commit: a push that fails leaves the local tags where
 // they were.
 type imageRun struct {
-	c             *config.Config
+	o             Options
 	progress, out io.Writer
 	u             *outdir.Update
 	tags          []Built // what the run tags, by platform (Builder.Tags)
@@ -62,7 +61,7 @@ func (e *interruptedError) Unwrap() error { return e.err }
 // run runs steps in order, then commits. What a run that does not commit
 // wrote (its update, the images it gave Docker untagged) is removed.
 func (r *imageRun) run(ctx context.Context, steps []imageStep) error {
-	r.u = outdir.NewUpdate(r.c.Dist)
+	r.u = outdir.NewUpdate(r.o.Dist)
 	committed := false
 	defer func() {
 		r.u.Discard()
@@ -148,6 +147,6 @@ func connect(optional bool) imageStep {
 
 // stageContexts is the step that stages every platform's build context.
 var stageContexts = imageStep{"staging the build contexts", func(ctx context.Context, r *imageRun) (err error) {
-	r.contexts, err = stage.WriteAll(ctx, r.c, r.u)
+	r.contexts, err = stage.WriteAll(ctx, r.o.Stage, r.u)
 	return err
 }}

@@ -45,16 +45,62 @@ type Context struct {
 // single-platform build, <dist>/image-<os>_<arch> for each of several.
 func Dir(c *config.Config, p config.Platform) string { return c.ContextDir(p) }
 
+// Options are what staging reads, translated once from the configuration
+// by OptionsOf: the image spec's settings, what goes into the image (the
+// trust store's settings, the zones, the run-time files), each platform's
+// binary and where its context goes.
+type Options struct {
+	Dist      string
+	Platforms []config.Platform
+	Contexts  map[config.Platform]string // where each platform's context goes (Dir)
+	Binaries  map[config.Platform]string // what build made, as it said, else where it puts it
+	// Spec is the spec's part every platform shares: its title, version,
+	// zone, user, ports, arguments and labels.
+	Spec     spec.Spec
+	Trust    trust.Settings
+	GOROOT   string // the toolchain zones are copied from
+	Zones    []string
+	AllZones bool
+	Files    []config.RuntimeFile
+}
+
+// OptionsOf translates c's settings for staging.
+func OptionsOf(c *config.Config) (Options, error) {
+	files, err := c.RuntimeFiles()
+	if err != nil {
+		return Options{}, err
+	}
+	o := Options{
+		Dist: c.Dist, Platforms: c.Platforms,
+		Contexts: map[config.Platform]string{}, Binaries: map[config.Platform]string{},
+		Spec: spec.Spec{Title: c.Binary, Version: c.Version, Zone: c.TZ, User: c.User,
+			Ports: c.Ports, Args: c.Args, Labels: Labels(c)},
+		Trust: c.Trust(), GOROOT: c.GoEnv.GOROOT, Zones: c.Zones, AllZones: c.AllZones(), Files: files,
+	}
+	for _, p := range c.Platforms {
+		o.Contexts[p] = Dir(c, p)
+		o.Binaries[p] = gobuild.OutputPath(c, p)
+		if b, ok := c.BuiltBinary(p); ok {
+			o.Binaries[p] = b.Path
+		}
+	}
+	return o, nil
+}
+
 // Write stages the context for p and puts it in place at once: for tests
 // and tools that stage a context outside an image run.
 func Write(ctx context.Context, c *config.Config, p config.Platform) (*Context, error) {
-	u := outdir.NewUpdate(c.Dist)
-	defer u.Discard()
-	in, err := readStageInputs(ctx, c)
+	o, err := OptionsOf(c)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := in.stage(ctx, c, p, u)
+	u := outdir.NewUpdate(o.Dist)
+	defer u.Discard()
+	in, err := readStageInputs(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := in.stage(ctx, o, p, u)
 	if err != nil {
 		return nil, err
 	}
@@ -65,29 +111,29 @@ func Write(ctx context.Context, c *config.Config, p config.Platform) (*Context, 
 	return sc, nil
 }
 
-// WriteAll stages a context for every platform of c as part of u, the
+// WriteAll stages a context for every platform of o as part of u, the
 // image run's update of the output folder; what they share (CA bundle,
 // zone, run-time files, labels) is read and checked once. A context whose
 // inputs did not change since it was staged is not staged again. The
 // contexts of platforms this run does not build (an earlier run's) are
 // removed when u commits.
-func WriteAll(ctx context.Context, c *config.Config, u *outdir.Update) ([]*Context, error) {
-	in, err := readStageInputs(ctx, c)
+func WriteAll(ctx context.Context, o Options, u *outdir.Update) ([]*Context, error) {
+	in, err := readStageInputs(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	contexts := make([]*Context, len(c.Platforms))
+	contexts := make([]*Context, len(o.Platforms))
 	keep := map[string]bool{}
-	for i, p := range c.Platforms {
-		if contexts[i], err = in.stage(ctx, c, p, u); err != nil {
+	for i, p := range o.Platforms {
+		if contexts[i], err = in.stage(ctx, o, p, u); err != nil {
 			return nil, err
 		}
 		keep[filepath.Base(contexts[i].Final)] = true
 	}
-	entries, _ := os.ReadDir(c.Dist)
+	entries, _ := os.ReadDir(o.Dist)
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() && (name == "image" || strings.HasPrefix(name, "image-")) && !keep[name] && outdir.Owned(filepath.Join(c.Dist, name)) {
+		if e.IsDir() && (name == "image" || strings.HasPrefix(name, "image-")) && !keep[name] && outdir.Owned(filepath.Join(o.Dist, name)) {
 			if err := u.Remove(name); err != nil {
 				return nil, err
 			}
@@ -103,7 +149,6 @@ type stageInputs struct {
 	zones        map[string][]byte // SLIMAGE_ZONES, by name
 	zoneinfoZip  []byte            // SLIMAGE_ZONES=all
 	files        []runtimeFile
-	labels       map[string]string
 }
 
 // runtimeFile is a run-time file as read: once, so that what is hashed is
@@ -114,36 +159,32 @@ type runtimeFile struct {
 	mode fs.FileMode
 }
 
-func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error) {
-	in := &stageInputs{labels: Labels(c)}
-	b, err := trust.Read(ctx, c.Trust(), time.Now())
+func readStageInputs(ctx context.Context, o Options) (*stageInputs, error) {
+	in := &stageInputs{}
+	b, err := trust.Read(ctx, o.Trust, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	in.bundle = b.PEM
-	if c.TZ != "" {
-		if in.zone, err = zoneinfo.Read(c.GoEnv.GOROOT, c.TZ); err != nil {
+	if o.Spec.Zone != "" {
+		if in.zone, err = zoneinfo.Read(o.GOROOT, o.Spec.Zone); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_TZ %w", err)
 		}
 	}
-	if c.AllZones() {
-		zip := filepath.Join(c.GoEnv.GOROOT, "lib", "time", "zoneinfo.zip")
+	if o.AllZones {
+		zip := filepath.Join(o.GOROOT, "lib", "time", "zoneinfo.zip")
 		if in.zoneinfoZip, err = os.ReadFile(zip); err != nil {
 			return nil, fmt.Errorf("stage image: SLIMAGE_ZONES=all: the Go toolchain's %s is unreadable (%v): reinstall Go, or list the zones", zip, err)
 		}
 	} else {
 		in.zones = map[string][]byte{}
-		for _, z := range c.Zones {
-			if in.zones[z], err = zoneinfo.Read(c.GoEnv.GOROOT, z); err != nil {
+		for _, z := range o.Zones {
+			if in.zones[z], err = zoneinfo.Read(o.GOROOT, z); err != nil {
 				return nil, fmt.Errorf("stage image: SLIMAGE_ZONES %w", err)
 			}
 		}
 	}
-	files, err := c.RuntimeFiles()
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range files {
+	for _, f := range o.Files {
 		data, err := userfile.Read(ctx, f.Abs)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -162,19 +203,14 @@ func readStageInputs(ctx context.Context, c *config.Config) (*stageInputs, error
 
 // stage writes p's context (the shared inputs plus p's binary) into a
 // folder of u, unless the context in place was made of the same inputs.
-func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Platform, u *outdir.Update) (*Context, error) {
-	binary := gobuild.OutputPath(c, p)
-	if b, ok := c.BuiltBinary(p); ok {
-		binary = b.Path // what build made, as it said
-	}
+func (in *stageInputs) stage(ctx context.Context, o Options, p config.Platform, u *outdir.Update) (*Context, error) {
+	binary := o.Binaries[p]
 	bi, err := os.Stat(binary)
 	if err != nil {
 		return nil, fmt.Errorf("stage image: binary %s: %w: run the build target first", binary, err)
 	}
-	sp := spec.Spec{
-		Binary: filepath.Base(binary), Title: c.Binary, Version: c.Version, Zone: c.TZ,
-		User: c.User, Ports: c.Ports, Args: c.Args, Labels: in.labels, AllZones: in.zoneinfoZip != nil,
-	}
+	sp := o.Spec
+	sp.Binary, sp.AllZones, sp.Zones, sp.Files = filepath.Base(binary), in.zoneinfoZip != nil, nil, nil
 	for z := range in.zones {
 		sp.Zones = append(sp.Zones, z)
 	}
@@ -189,7 +225,7 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 		return nil, err
 	}
 
-	final := Dir(c, p)
+	final := o.Contexts[p]
 	sc := &Context{Dir: final, Final: final, Dockerfile: filepath.Join(final, "Dockerfile"), Spec: sp, BinarySize: bi.Size()}
 	inputs := in.digest(dockerfile, binary, bi)
 	if rec, ok := readStagedRecord(final); ok && rec.Inputs == inputs {
@@ -212,7 +248,7 @@ func (in *stageInputs) stage(ctx context.Context, c *config.Config, p config.Pla
 	w.dir("rootfs"+config.AppDir, 0o755) // so WORKDIR, before the binary, adds no layer
 	w.file("rootfs/etc/ssl/certs/ca-certificates.crt", in.bundle, 0o644)
 	if in.zone != nil {
-		w.file("rootfs/usr/share/zoneinfo/"+c.TZ, in.zone, 0o644)
+		w.file("rootfs/usr/share/zoneinfo/"+sp.Zone, in.zone, 0o644)
 		w.file("rootfs/etc/localtime", in.zone, 0o644)
 	}
 	for z, data := range in.zones {
