@@ -76,6 +76,12 @@ type Config struct {
 	// SLIMAGE_VERIFY_RESTRICTED: verify also runs the image as Kubernetes'
 	// restricted profile and OpenShift's default admission would.
 	VerifyRestricted bool `json:"verifyRestricted"`
+
+	// SLIMAGE_MANIFESTS: the deployment's Kubernetes manifests, files or
+	// folders of YAML relative to the module; SLIMAGE_RESOLVE_STDOUT:
+	// resolve prints them instead of writing <dist>/manifests.
+	Manifests     []string `json:"manifests"`
+	ResolveStdout bool     `json:"resolveStdout"`
 	// SLIMAGE_VERIFY_LABELS: labels put on every container verify starts,
 	// comma-separated key=value (a CI job's ID, to find or remove them).
 	VerifyLabels map[string]string `json:"verifyLabels"`

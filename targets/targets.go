@@ -13,7 +13,9 @@ package targets
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,6 +28,7 @@ import (
 	"github.com/slimage/slimage/internal/engine"
 	"github.com/slimage/slimage/internal/gotool"
 	"github.com/slimage/slimage/internal/outdir"
+	"github.com/slimage/slimage/manifests"
 )
 
 var (
@@ -198,6 +201,42 @@ func Verify(ctx context.Context) error {
 	}
 	mg.CtxDeps(ctx, Image)
 	return runEngine(ctx, c, engine.Main, "verify")
+}
+
+// Resolve writes the deployment's manifests (SLIMAGE_MANIFESTS) with each
+// slimage://<service> image replaced by the digest the image step pushed
+// and verify then proved: into <dist>/manifests/, in the files' layout, or
+// to standard output (SLIMAGE_RESOLVE_STDOUT=true). What runs right before
+// kubectl apply.
+func Resolve(ctx context.Context) error {
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	if len(c.Manifests) == 0 {
+		return fmt.Errorf("resolve: SLIMAGE_MANIFESTS names no manifests: list the deployment's YAML files or folders")
+	}
+	var paths []string
+	for _, m := range c.Manifests {
+		if !filepath.IsAbs(m) {
+			m = filepath.Join(c.Dir, m)
+		}
+		paths = append(paths, m)
+	}
+	files, err := manifests.Find(paths) // before any work
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, Verify)
+	pushes := manifests.Pushes{}
+	for _, s := range c.Services {
+		pushes[s.Name] = c.ForService(s).Dist
+	}
+	var stdout io.Writer
+	if c.ResolveStdout {
+		stdout = os.Stdout
+	}
+	return manifests.Write(files, pushes.Lookup, c.Dist, stdout, os.Stdout)
 }
 
 // Vulncheck checks each built binary for known vulnerabilities it reaches

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -33,6 +34,7 @@ import (
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/outdir"
+	"github.com/slimage/slimage/manifests"
 )
 
 // defaultPath is the PATH Docker's builder gives a FROM scratch image; the
@@ -334,7 +336,23 @@ func pushIndex(ctx context.Context, r *imageRun) error {
 		return err
 	}
 	fmt.Fprintf(r.out, "push %s@%s\n", r.o.Push, o.digest)
-	return pushReferrers(ctx, r.o.Push, o.refs, r.out)
+	if err := pushReferrers(ctx, r.o.Push, o.refs, r.out); err != nil {
+		return err
+	}
+	// What resolve puts in the manifests, committed with the outputs.
+	rec, err := r.u.File(manifests.PushedRecord)
+	if err == nil {
+		var data []byte
+		data, err = json.Marshal(manifests.Pushed{Ref: r.o.Push, Digest: o.digest.String()})
+		if err == nil {
+			err = os.WriteFile(rec, append(data, '\n'), 0o644)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("record the push: %w", r.u.Explain(err))
+	}
+	r.pushed = true
+	return nil
 }
 
 func assembleIndex(o Options, contexts []*stage.Context) (v1.ImageIndex, []OCIPlatformImage, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/outdir"
+	"github.com/slimage/slimage/manifests"
 )
 
 // An image run is one image step: an ordered list of steps, each handed
@@ -39,6 +40,7 @@ type imageRun struct {
 
 	attestations []Attestation // by platform
 	oci          *ociResult    // the OCI builder's
+	pushed       bool          // the run pushed, and recorded it (manifests.PushedRecord)
 }
 
 // imageStep is one thing an image run does, named for what it is doing
@@ -91,6 +93,10 @@ func (r *imageRun) run(ctx context.Context, steps []imageStep) error {
 	// ctx says now (an interrupt that comes now waits the few milliseconds
 	// they take). Only a kill can come between the two, and the next run
 	// then tags what its outputs say.
+	if !r.pushed {
+		// An earlier run's push record no longer names these images.
+		r.u.RemoveFile(manifests.PushedRecord)
+	}
 	fmt.Fprintln(r.progress, "image: committing")
 	if err := r.u.Commit(); err != nil {
 		return fmt.Errorf("image: %w", err)
