@@ -16,10 +16,14 @@ import (
 // name. Every one of them is slimage's (see package outdir): a folder of
 // the user's by one of these names is refused before any work.
 const (
-	OCIFolder    = "oci"    // image: the OCI layout (index, images, referrers)
-	SBOMFolder   = "sbom"   // image: <os>_<arch>.cdx.json and .provenance.json
-	VerifyFolder = "verify" // verify: <os>_<arch>.json and junit.xml
-	VulnFolder   = "vuln"   // vulncheck: <os>_<arch>.json and junit.xml
+	OCIFolder  = "oci"  // image: the OCI layout (index, images, referrers)
+	SBOMFolder = "sbom" // image: <os>_<arch>.cdx.json and .provenance.json
+	// ManifestsFolder: resolve's manifests; PushedRecord: what image
+	// pushed (the reference and the index's digest), which resolve reads.
+	ManifestsFolder = "manifests"
+	PushedRecord    = "pushed.json"
+	VerifyFolder    = "verify" // verify: <os>_<arch>.json and junit.xml
+	VulnFolder      = "vuln"   // vulncheck: <os>_<arch>.json and junit.xml
 )
 
 // BinaryDir is where build puts p's binary: <dist>/<os>_<arch>[_<variant>].
@@ -138,7 +142,7 @@ func (c *Config) PruneOutputs() error {
 				if err := outdir.Remove(filepath.Join(c.Dist, name)); err != nil {
 					return err
 				}
-			case !e.IsDir() && strings.HasPrefix(name, ".image") && strings.HasSuffix(name, ".json"):
+			case !e.IsDir() && (name == PushedRecord || strings.HasPrefix(name, ".image") && strings.HasSuffix(name, ".json")):
 				os.Remove(filepath.Join(c.Dist, name))
 			}
 		}

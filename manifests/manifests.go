@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/human"
 	"github.com/slimage/slimage/internal/outdir"
 )
@@ -24,10 +25,6 @@ import (
 // Scheme starts a manifest's reference to a service's image:
 // `image: slimage://api`.
 const Scheme = "slimage://"
-
-// PushedRecord is the file, in a service's output folder, in which the
-// image step records what it pushed: the reference and the index's digest.
-const PushedRecord = "pushed.json"
 
 // Pushed is what an image run pushed.
 type Pushed struct {
@@ -48,16 +45,16 @@ func (p Pushed) DigestRef() string {
 	return repo + "@" + p.Digest
 }
 
-// ReadPushed reads the record of what the image step pushed from dist, a
-// service's output folder.
+// ReadPushed reads the record of what the image step pushed
+// (config.PushedRecord) from dist, a service's output folder.
 func ReadPushed(dist string) (Pushed, error) {
 	var p Pushed
-	data, err := os.ReadFile(filepath.Join(dist, PushedRecord))
+	data, err := os.ReadFile(filepath.Join(dist, config.PushedRecord))
 	if err == nil {
 		err = json.Unmarshal(data, &p)
 	}
 	if err == nil && (p.Ref == "" || !strings.HasPrefix(p.Digest, "sha256:")) {
-		err = fmt.Errorf("%s holds no reference and digest", PushedRecord)
+		err = fmt.Errorf("%s holds no reference and digest", config.PushedRecord)
 	}
 	return p, err
 }
@@ -79,7 +76,7 @@ func (p Pushes) Lookup(service string) (string, error) {
 	}
 	pushed, err := ReadPushed(dist)
 	if err != nil {
-		return "", fmt.Errorf("service %s has no pushed image (%s: %v): set SLIMAGE_PUSH (or SLIMAGE_REPO) so that mage image pushes it", service, filepath.Join(dist, PushedRecord), err)
+		return "", fmt.Errorf("service %s has no pushed image (%s: %v): set SLIMAGE_PUSH (or SLIMAGE_REPO) so that mage image pushes it", service, filepath.Join(dist, config.PushedRecord), err)
 	}
 	return pushed.DigestRef(), nil
 }
@@ -113,7 +110,7 @@ func Write(files []File, lookup func(string) (string, error), dist string, stdou
 	}
 	u := outdir.NewUpdate(dist)
 	defer u.Discard()
-	dir, err := u.Dir(Folder)
+	dir, err := u.Dir(config.ManifestsFolder)
 	if err != nil {
 		return fmt.Errorf("resolve: %w", u.Explain(err))
 	}
@@ -129,12 +126,9 @@ func Write(files []File, lookup func(string) (string, error), dist string, stdou
 	if err := u.Commit(); err != nil {
 		return fmt.Errorf("resolve: %w", err)
 	}
-	fmt.Fprintf(log, "resolve %d manifest%s  %s\n", len(files), human.Plural(len(files)), human.Path(filepath.Join(dist, Folder)))
+	fmt.Fprintf(log, "resolve %d manifest%s  %s\n", len(files), human.Plural(len(files)), human.Path(filepath.Join(dist, config.ManifestsFolder)))
 	return nil
 }
-
-// Folder is where Write puts the resolved manifests in the output folder.
-const Folder = "manifests"
 
 // File is one manifest: where it is, and its path under its root (a file
 // given itself: its name), which is where the resolved copy goes.

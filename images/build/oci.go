@@ -340,7 +340,7 @@ func pushIndex(ctx context.Context, r *imageRun) error {
 		return err
 	}
 	// What resolve puts in the manifests, committed with the outputs.
-	rec, err := r.u.File(manifests.PushedRecord)
+	rec, err := r.u.File(config.PushedRecord)
 	if err == nil {
 		var data []byte
 		data, err = json.Marshal(manifests.Pushed{Ref: r.o.Push, Digest: o.digest.String()})

@@ -8,10 +8,10 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/internal/outdir"
-	"github.com/slimage/slimage/manifests"
 )
 
 // An image run is one image step: an ordered list of steps, each handed
@@ -40,7 +40,7 @@ type imageRun struct {
 
 	attestations []Attestation // by platform
 	oci          *ociResult    // the OCI builder's
-	pushed       bool          // the run pushed, and recorded it (manifests.PushedRecord)
+	pushed       bool          // the run pushed, and recorded it (config.PushedRecord)
 }
 
 // imageStep is one thing an image run does, named for what it is doing
@@ -95,7 +95,7 @@ func (r *imageRun) run(ctx context.Context, steps []imageStep) error {
 	// then tags what its outputs say.
 	if !r.pushed {
 		// An earlier run's push record no longer names these images.
-		r.u.RemoveFile(manifests.PushedRecord)
+		r.u.RemoveFile(config.PushedRecord)
 	}
 	fmt.Fprintln(r.progress, "image: committing")
 	if err := r.u.Commit(); err != nil {
