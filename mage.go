@@ -65,7 +65,7 @@ func run() error {
 	dir := filepath.Join(cache, "slimage", "mage", strconv.FormatUint(key.Sum64(), 36))
 	mage := filepath.Join(dir, exe("mage"))
 	if _, err := os.Stat(mage); err != nil {
-		os.Stdout.WriteString("mage: building github.com/magefile/mage into " + dir + " (once)\n")
+		os.Stderr.WriteString("mage: building github.com/magefile/mage into " + dir + " (once)\n")
 	}
 	// An up-to-date binary is not linked again: this costs a look at the
 	// build cache.

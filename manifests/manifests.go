@@ -7,6 +7,7 @@ package manifests
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -145,7 +146,15 @@ func Find(paths []string) ([]File, error) {
 	for _, root := range paths {
 		fi, err := os.Stat(root)
 		if err != nil {
-			return nil, fmt.Errorf("read manifests %s: %w: list files or folders of YAML in SLIMAGE_MANIFESTS", root, err)
+			why := err.Error()
+			var pe *fs.PathError
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				why = "no such file or folder"
+			case errors.As(err, &pe):
+				why = pe.Err.Error()
+			}
+			return nil, fmt.Errorf("read manifests %s: %s: list files or folders of YAML in SLIMAGE_MANIFESTS", human.Path(root), why)
 		}
 		if !fi.IsDir() {
 			if !seen[filepath.Base(root)] {

@@ -116,7 +116,7 @@ func TestFindRefuses(t *testing.T) {
 		paths []string
 		err   string
 	}{
-		{[]string{"testdata/nope"}, "read manifests testdata/nope: "},
+		{[]string{"testdata/nope"}, "read manifests testdata/nope: no such file or folder: list files or folders of YAML in SLIMAGE_MANIFESTS"},
 		{[]string{empty}, "no .yaml or .yml file in it"},
 		{[]string{"testdata/deploy/api.yaml", "testdata/deploy"}, "another manifest is at api.yaml"},
 	} {

@@ -227,14 +227,18 @@ func Resolve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var stdout io.Writer
+	if c.ResolveStdout {
+		// Standard output is the manifests' alone (mage resolve | kubectl
+		// apply -f -): what the steps before print goes to standard error.
+		stdout = os.Stdout
+		os.Stdout = os.Stderr
+		defer func() { os.Stdout = stdout.(*os.File) }()
+	}
 	mg.CtxDeps(ctx, Verify)
 	pushes := manifests.Pushes{}
 	for _, s := range c.Services {
 		pushes[s.Name] = c.ForService(s).Dist
-	}
-	var stdout io.Writer
-	if c.ResolveStdout {
-		stdout = os.Stdout
 	}
 	return manifests.Write(files, pushes.Lookup, c.Dist, stdout, os.Stdout)
 }

@@ -1,9 +1,10 @@
 // Package verify starts an image as built and proves, from inside it and
-// from where its users stand, what production relies on: it starts, other
-// containers reach it, it stays up, it stops on SIGTERM, its binary fits
-// its platform, it runs as the right user, it sees the right time zones,
-// and its trust store validates TLS. Each check is a unit of its own file;
-// this one runs them and reports.
+// from where its users stand, what production relies on: it starts (also
+// under Kubernetes' restricted profile), other containers reach it, it
+// stays up, it stops on SIGTERM, its binary fits its platform, it runs as
+// the right user, it sees the right time zones, and its trust store
+// validates TLS. Each check is a unit of its own file; checks.go lists and
+// runs them; this file starts a verify and reports.
 package verify
 
 import (
