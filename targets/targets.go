@@ -203,10 +203,11 @@ func Verify(ctx context.Context) error {
 	return runEngine(ctx, c, engine.Main, "verify")
 }
 
-// Resolve writes the deployment's manifests (SLIMAGE_MANIFESTS) with each
-// slimage://<service> image replaced by the digest the image step pushed
-// and verify then proved: into <dist>/manifests/, in the files' layout, or
-// to standard output (SLIMAGE_RESOLVE_STDOUT=true). What runs right before
+// Resolve writes the deployment's manifests with each slimage://<service>
+// image replaced by the pushed, verified digest. The manifests are
+// SLIMAGE_MANIFESTS; the digest is what the image step pushed and verify
+// then proved; they go into <dist>/manifests/, in the files' layout, or to
+// standard output (SLIMAGE_RESOLVE_STDOUT=true). What runs right before
 // kubectl apply.
 func Resolve(ctx context.Context) error {
 	c, err := load(ctx)
