@@ -203,9 +203,7 @@ func TestDockerAndOCIBuildsAreEquivalent(t *testing.T) {
 func TestPushThenPullByDigest(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := loopbackRegistry(t)
 	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
 		c.Push = host + "/slimage/hello:test"
 		c.Platforms = twoPlatforms
@@ -325,4 +323,13 @@ func buildAll(t *testing.T, cli *client.Client, c *config.Config) []build.Built 
 		t.Fatal(err)
 	}
 	return built
+}
+
+// loopbackRegistry serves a registry in-process on 127.0.0.1 for the
+// test, and returns its host:port.
+func loopbackRegistry(t *testing.T) string {
+	t.Helper()
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(reg.Close)
+	return strings.TrimPrefix(reg.URL, "http://")
 }

@@ -3,15 +3,12 @@ package images_test
 import (
 	"bytes"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/slimage/slimage/config"
@@ -28,9 +25,7 @@ import (
 func TestResolveAfterPush(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(reg.Close)
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := loopbackRegistry(t)
 	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
 		c.Push = host + "/shop/hello:1.0"
 	})
