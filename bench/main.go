@@ -302,8 +302,16 @@ func printRatios(variants []variant, med [][3]float64, pairs [][2]int) {
 	}
 }
 
+// removeImages removes every tag of v's images' repositories: ko tags
+// each image by its digest as well as :latest.
 func removeImages(v variant) {
-	exec.Command("docker", append([]string{"rmi", "-f"}, v.images...)...).Run()
+	refs := v.images
+	for _, img := range v.images {
+		repo := img[:strings.LastIndex(img, ":")]
+		out, _ := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}", repo).Output()
+		refs = append(refs, strings.Fields(string(out))...)
+	}
+	exec.Command("docker", append([]string{"rmi", "-f"}, refs...)...).Run()
 }
 
 // writeBareContext fills dir with the CA bundle and the zone from
