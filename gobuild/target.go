@@ -97,6 +97,17 @@ func mainPackages(c *config.Config) []string {
 // or of the service a ForService configuration is about).
 func OutputPath(c *config.Config, p config.Platform) string { return binaryPath(c, c.Binary, p) }
 
+// Made is the binary of c's service for p as build made it (c.Built), or,
+// where this run's build did not (a test's own binary, a step run on its
+// own), the binary in place, described as build makes it.
+func Made(c *config.Config, p config.Platform) config.Binary {
+	if b, ok := c.BuiltBinary(p); ok {
+		return b
+	}
+	return config.Binary{Service: c.Binary, Platform: p, Path: OutputPath(c, p),
+		Flags: append(Flags(c), c.Main), Env: PlatformEnv(p)}
+}
+
 func binaryPath(c *config.Config, name string, p config.Platform) string {
 	if p.OS == "windows" {
 		name += ".exe"

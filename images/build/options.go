@@ -63,14 +63,7 @@ func OptionsOf(c *config.Config) (Options, error) {
 	o.Build = Provenance{Dir: c.Dir, Module: c.Module.Path, Main: c.Main, Repository: c.Git.Origin, Commit: c.Git.Revision,
 		Binaries: map[config.Platform]config.Binary{}}
 	for _, p := range c.Platforms {
-		b, ok := c.BuiltBinary(p)
-		if !ok {
-			// Not built by this run's build step (a test's own binary): the
-			// binary in place, made as build makes it.
-			b = config.Binary{Path: gobuild.OutputPath(c, p), Flags: append(gobuild.Flags(c), c.Main),
-				Env: append([]string{"CGO_ENABLED=0"}, p.GoEnv()...)}
-		}
-		o.Build.Binaries[p] = b
+		o.Build.Binaries[p] = gobuild.Made(c, p)
 	}
 	return o, nil
 }

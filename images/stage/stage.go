@@ -79,10 +79,7 @@ func OptionsOf(c *config.Config) (Options, error) {
 	}
 	for _, p := range c.Platforms {
 		o.Contexts[p] = Dir(c, p)
-		o.Binaries[p] = gobuild.OutputPath(c, p)
-		if b, ok := c.BuiltBinary(p); ok {
-			o.Binaries[p] = b.Path
-		}
+		o.Binaries[p] = gobuild.Made(c, p).Path
 	}
 	return o, nil
 }

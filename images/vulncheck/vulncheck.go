@@ -138,11 +138,7 @@ type Settings struct {
 func SettingsOf(c *config.Config) Settings {
 	s := Settings{DB: c.VulnDB, Allow: c.VulnAllow, Reports: c.Output(config.VulnFolder), Dist: c.Dist}
 	for _, p := range c.Platforms {
-		b, ok := c.BuiltBinary(p)
-		if !ok {
-			b = config.Binary{Platform: p, Path: gobuild.OutputPath(c, p)}
-		}
-		s.Binaries = append(s.Binaries, b)
+		s.Binaries = append(s.Binaries, gobuild.Made(c, p))
 	}
 	return s
 }
