@@ -22,8 +22,11 @@ const (
 	// pushed (the reference and the index's digest), which resolve reads.
 	ManifestsFolder = "manifests"
 	PushedRecord    = "pushed.json"
-	VerifyFolder    = "verify" // verify: <os>_<arch>.json and junit.xml
-	VulnFolder      = "vuln"   // vulncheck: <os>_<arch>.json and junit.xml
+	// DeployPlan: how the manifests run the service (package deploy's
+	// plan), written before verify, which runs each container as it says.
+	DeployPlan   = "deploy.json"
+	VerifyFolder = "verify" // verify: <os>_<arch>.json and junit.xml
+	VulnFolder   = "vuln"   // vulncheck: <os>_<arch>.json and junit.xml
 )
 
 // BinaryDir is where build puts p's binary: <dist>/<os>_<arch>[_<variant>].
@@ -42,6 +45,19 @@ func (c *Config) ContextDir(p Platform) string {
 
 // Output is the folder name of SLIMAGE_DIST.
 func (c *Config) Output(name string) string { return filepath.Join(c.Dist, name) }
+
+// ManifestPaths are SLIMAGE_MANIFESTS' files and folders, relative ones
+// under the module's folder.
+func (c *Config) ManifestPaths() []string {
+	var paths []string
+	for _, m := range c.Manifests {
+		if !filepath.IsAbs(m) {
+			m = filepath.Join(c.Dir, m)
+		}
+		paths = append(paths, m)
+	}
+	return paths
+}
 
 // checkBuildOutputs refuses, before any work, a folder of the user's
 // where build would put a binary.

@@ -61,6 +61,11 @@ const (
 	// golang.org/x/tools it needs (59 packages) are its alone, so a run
 	// that never checks for vulnerabilities never compiles them.
 	Vulncheck Command = "slimage-vulncheck"
+	// Deploy reads the deployment's manifests with the Kubernetes API
+	// types (k8s.io/api and what it needs: 72 packages, about half again
+	// the engine's first build), so a run that names no manifests never
+	// compiles them.
+	Deploy Command = "slimage-deploy"
 )
 
 func (c Command) exe() string {
