@@ -21,13 +21,13 @@ import (
 // source is the probe's main package and the report package it shares
 // with verify.
 //
-//go:embed main/main.go report/report.go
+//go:embed main/main.go report/report.go report/kubelet.go
 var source embed.FS
 
 // files are source's files as they sit in the probe's module, which takes
 // the engine's module path so that the report's import path reads the same
 // in the probe and in the engine.
-var files = []string{"probe/main/main.go", "probe/report/report.go"}
+var files = []string{"probe/main/main.go", "probe/report/report.go", "probe/report/kubelet.go"}
 
 // Build writes the embedded probe source to a module of its own in the
 // user cache (once per probe version) and builds it for p like any slimage

@@ -17,6 +17,9 @@
 //	slimage-probe reach -addrs 172.17.0.2:8080 [-timeout 2s]
 //	                                      print []report.Reach: can this
 //	                                      container connect to each address
+//	slimage-probe kubelet -spec '<report.KubeletSpec JSON>'
+//	                                      run a container's probes as the
+//	                                      kubelet does, print report.KubeletReport
 package main
 
 import (
@@ -32,11 +35,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/slimage/slimage/images/probe/report"
@@ -102,6 +107,16 @@ func main() {
 		timeout := fs.Duration("timeout", 2*time.Second, "how long to keep trying each")
 		fs.Parse(os.Args[2:])
 		json.NewEncoder(os.Stdout).Encode(reach(list(*addrs), *timeout))
+	case "kubelet":
+		fs := flag.NewFlagSet("kubelet", flag.ExitOnError)
+		spec := fs.String("spec", "", "report.KubeletSpec as JSON")
+		fs.Parse(os.Args[2:])
+		var ks report.KubeletSpec
+		if err := json.Unmarshal([]byte(*spec), &ks); err != nil {
+			fmt.Fprintln(os.Stderr, "slimage-probe kubelet: -spec:", err)
+			os.Exit(2)
+		}
+		json.NewEncoder(os.Stdout).Encode(kubelet(ks))
 	default:
 		fmt.Fprintf(os.Stderr, "slimage-probe: unknown mode %q\n", os.Args[1])
 		os.Exit(2)
@@ -404,4 +419,211 @@ func reach(addrs []string, timeout time.Duration) []report.Reach {
 		}
 	}
 	return out
+}
+
+// kubelet runs spec's probes against its host as the kubelet does: the
+// startup probe first, then readiness and liveness together, each from
+// its initial delay. It asks every 100ms (or each period, when shorter)
+// rather than each period, so that verify learns when a probe first
+// passes and how long it failed, and judges from that what the kubelet,
+// asking each period, would do. Once ready, it connects to each port.
+func kubelet(spec report.KubeletSpec) report.KubeletReport {
+	started := spec.Started
+	if now := time.Now(); started.IsZero() || started.After(now) || now.Sub(started) > time.Minute {
+		started = now // another machine's clock
+	}
+	deadline := started.Add(spec.Timeout)
+	rep := report.KubeletReport{Probes: make([]report.ProbeRun, len(spec.Probes))}
+	find := func(field string) int {
+		for i, p := range spec.Probes {
+			if p.Field == field {
+				return i
+			}
+		}
+		return -1
+	}
+	for i, p := range spec.Probes {
+		rep.Probes[i].Field = p.Field
+	}
+	ask := func(i int, from time.Time, until func() bool) (passedAt time.Time, ok bool) {
+		p, run := spec.Probes[i], &rep.Probes[i]
+		time.Sleep(time.Until(from))
+		every := min(p.Period, 100*time.Millisecond)
+		streak := 0
+		for !until() {
+			at := time.Now()
+			ok, said := askOnce(spec.Host, p)
+			run.Asked++
+			if n := len(run.Results); n == 0 || run.Results[n-1].OK != ok || run.Results[n-1].Said != said {
+				run.Results = append(run.Results, report.ProbeResult{At: at.Sub(started), OK: ok, Said: said})
+			}
+			if ok {
+				if streak++; streak >= max(p.SuccessThreshold, 1) && p.Field != report.Liveness {
+					return at, true
+				}
+			} else {
+				streak = 0
+			}
+			time.Sleep(time.Until(at.Add(every)))
+		}
+		return time.Time{}, false
+	}
+	pastDeadline := func() bool { return time.Now().After(deadline) }
+	up := started // when startup passed
+	if i := find(report.Startup); i >= 0 {
+		var ok bool
+		if up, ok = ask(i, started.Add(spec.Probes[i].InitialDelay), pastDeadline); !ok {
+			rep.End = time.Since(started)
+			return rep
+		}
+	}
+	// Readiness ends the wait; liveness is watched until Settle after it.
+	var watchEnd atomic.Int64
+	watchEnd.Store(deadline.Add(spec.Settle).UnixNano())
+	done := make(chan struct{})
+	if i := find(report.Liveness); i >= 0 {
+		go func() {
+			defer close(done)
+			ask(i, maxTime(up, started.Add(spec.Probes[i].InitialDelay)), func() bool { return time.Now().UnixNano() > watchEnd.Load() })
+		}()
+	} else {
+		close(done)
+	}
+	ready, isReady := up, true
+	if i := find(report.Readiness); i >= 0 {
+		ready, isReady = ask(i, maxTime(up, started.Add(spec.Probes[i].InitialDelay)), pastDeadline)
+	}
+	if !isReady {
+		ready = time.Now()
+	}
+	watchEnd.Store(ready.Add(spec.Settle).UnixNano())
+	if isReady {
+		for _, port := range spec.Ports {
+			rep.Ports = append(rep.Ports, reach([]string{net.JoinHostPort(spec.Host, strconv.Itoa(port))}, time.Second)...)
+		}
+	}
+	<-done
+	rep.End = time.Since(started)
+	return rep
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// askOnce runs probe p once against host, as the kubelet does: an HTTP
+// GET that a status from 200 to 399 passes (redirects to the same host
+// followed, HTTPS certificates not checked), a TCP connection, or a gRPC
+// health check that must say SERVING; each within p's timeout.
+func askOnce(host string, p report.Probe) (bool, string) {
+	if p.Host != "" {
+		host = p.Host
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(p.Port))
+	ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+	defer cancel()
+	switch p.Handler {
+	case report.TCPSocket:
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, shortErr(err)
+		}
+		conn.Close()
+		return true, "connected"
+	case report.GRPC:
+		return grpcHealth(ctx, addr, p.Service)
+	}
+	scheme := "http"
+	if strings.EqualFold(p.Scheme, "HTTPS") {
+		scheme = "https"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+"://"+addr+p.Path, nil)
+	if err != nil {
+		return false, err.Error()
+	}
+	req.Header.Set("User-Agent", "kube-probe/1.37")
+	req.Header.Set("Accept", "*/*")
+	for _, h := range p.Headers {
+		if strings.EqualFold(h.Name, "Host") {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Add(h.Name, h.Value)
+	}
+	client := &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
+		CheckRedirect: func(r *http.Request, via []*http.Request) error {
+			if r.URL.Hostname() != via[0].URL.Hostname() || len(via) >= 10 {
+				return http.ErrUseLastResponse // the kubelet counts it a success
+			}
+			return nil
+		},
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, shortErr(err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 10<<10))
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 400, resp.Status
+}
+
+// grpcHealth calls grpc.health.v1.Health/Check over HTTP/2 without TLS,
+// as the kubelet's gRPC probe does. The probe uses the standard library
+// only (it must build anywhere without a module download), so the two
+// one-field messages are written and read here: HealthCheckRequest
+// {string service = 1} and HealthCheckResponse {ServingStatus status = 1},
+// where SERVING is 1.
+func grpcHealth(ctx context.Context, addr, service string) (bool, string) {
+	var msg []byte
+	if service != "" {
+		msg = append([]byte{0x0a}, binary.AppendUvarint(nil, uint64(len(service)))...)
+		msg = append(msg, service...)
+	}
+	body := append([]byte{0}, binary.BigEndian.AppendUint32(nil, uint32(len(msg)))...)
+	body = append(body, msg...)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/grpc.health.v1.Health/Check", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/grpc")
+	req.Header.Set("TE", "trailers")
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		return false, shortErr(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return false, shortErr(err)
+	}
+	status := resp.Trailer.Get("Grpc-Status")
+	if status == "" {
+		status = resp.Header.Get("Grpc-Status") // a trailers-only answer
+	}
+	if status != "0" {
+		return false, strings.TrimSpace("gRPC status " + status + " " + resp.Trailer.Get("Grpc-Message") + resp.Header.Get("Grpc-Message"))
+	}
+	names := map[uint64]string{0: "UNKNOWN", 1: "SERVING", 2: "NOT_SERVING", 3: "SERVICE_UNKNOWN"}
+	serving := uint64(0)
+	if len(data) >= 7 && data[5] == 0x08 {
+		serving, _ = binary.Uvarint(data[6:])
+	}
+	return serving == 1, names[serving]
+}
+
+// shortErr is the end of a network error: "connection refused", "context
+// deadline exceeded" (the probe's timeout).
+func shortErr(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 {
+		s = s[i+2:]
+	}
+	if s == context.DeadlineExceeded.Error() || strings.Contains(s, "Client.Timeout") {
+		return "timed out"
+	}
+	return s
 }
