@@ -17,6 +17,8 @@ import (
 	"github.com/slimage/slimage/gobuild"
 	"github.com/slimage/slimage/images/build"
 	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/deploy"
+	"github.com/slimage/slimage/images/deploy/kube"
 	"github.com/slimage/slimage/images/stage"
 	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
@@ -109,11 +111,35 @@ func BenchmarkVerify(b *testing.B) {
 	if _, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
 		b.Fatal(err) // warms the probe build
 	}
-	for b.Loop() {
-		if _, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
-			b.Fatal(err)
+	// As built alone; as built and under the restricted profile (the
+	// default without a manifest); as built and as the sample's manifest
+	// runs it (testdata/hello/deploy: probes, grace, security context).
+	verifyLoop := func(b *testing.B) {
+		for b.Loop() {
+			if _, err := verify.Verify(context.Background(), c, c.Image, io.Discard, io.Discard); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
+	b.Run("as-built", func(b *testing.B) {
+		c.VerifyRestricted = false
+		defer func() { c.VerifyRestricted = true }()
+		verifyLoop(b)
+	})
+	b.Run("restricted", verifyLoop)
+	b.Run("manifest", func(b *testing.B) {
+		manifest, _ := filepath.Abs(filepath.Join("..", "testdata", "hello", "deploy", "hello.yaml"))
+		p, err := kube.Plan([]kube.Manifest{{Path: manifest, Name: "deploy/hello.yaml"}}, kube.Service{Name: c.Binary})
+		if err != nil || len(p.Containers) != 1 {
+			b.Fatal(err, p)
+		}
+		if err := deploy.Write(filepath.Join(c.Dist, config.DeployPlan), p); err != nil {
+			b.Fatal(err)
+		}
+		c.Manifests = []string{manifest}
+		defer func() { c.Manifests = nil }()
+		verifyLoop(b)
+	})
 }
 
 // BenchmarkOCIBuild compares, in one run, the daemonless OCI build of one

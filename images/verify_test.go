@@ -145,6 +145,9 @@ func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile,
 	// A config file for the Dockerfiles that copy one: its owner's only.
 	os.MkdirAll(filepath.Join(sc.Dir, "data"), 0o755)
 	os.WriteFile(filepath.Join(sc.Dir, "data", "config.json"), []byte("{}\n"), 0o600)
+	// And a folder only its owner may enter.
+	os.MkdirAll(filepath.Join(sc.Dir, "data", "private"), 0o700)
+	os.WriteFile(filepath.Join(sc.Dir, "data", "private", "state.json"), []byte("{}\n"), 0o644)
 	if platform != "" {
 		// Docker's legacy builder keeps one layer cache for all platforms,
 		// so another platform's build would taint later ones: assemble

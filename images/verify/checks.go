@@ -17,6 +17,12 @@ const (
 	CheckReachable  = "reachable"
 	CheckBinary     = "binary"
 	CheckRestricted = "restricted"
+	// The deployment's checks (deployed.go), one set per manifest
+	// container: containerPort rows add the port; the probes' rows are
+	// named by their fields (deploy.Readiness, …).
+	CheckDeployed      = "deployed"
+	CheckContainerPort = "containerPort"
+	CheckGrace         = "grace"
 	CheckUser       = "user"
 	CheckTempDir    = "temp dir"
 	CheckTZ         = "TZ"
@@ -42,7 +48,11 @@ type step struct {
 	live    func(context.Context, *subject) []Check
 	created bool
 	final   bool
-	judge   func(evidence) []Check
+	// own: the check starts a container of the image of its own, so it
+	// runs from the beginning, beside start (its rows are dropped when
+	// start fails, as the other live checks do not run then).
+	own   bool
+	judge func(evidence) []Check
 }
 
 // steps are verify's checks after start (which starts the service the
@@ -52,7 +62,8 @@ var steps = []step{
 	{name: CheckHealthy, live: healthy},
 	{name: CheckReachable, live: reachable},
 	{name: CheckBinary, live: binary, created: true},
-	{name: CheckRestricted, live: restricted},
+	{name: CheckRestricted, live: restricted, own: true},
+	{name: CheckDeployed, live: deployed, own: true},
 	{name: CheckUser, judge: judgeUser},
 	{name: CheckTempDir, judge: judgeTempDir},
 	{name: CheckTZ, judge: judgeTZ},
@@ -94,17 +105,28 @@ type evidence struct {
 	report *report.Report
 }
 
-// checks starts the service, then runs the steps: the probe's report (a
-// container of its own) and the live checks at once while the service
-// settles, then the judges of the report, then the final checks.
+// checks starts the service, then runs the steps: the checks that start
+// their own container from the beginning, beside start; the probe's
+// report (a container of its own) and the other live checks at once while
+// the service settles; then the judges of the report; then the final
+// checks.
 func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
-	start := r.start(ctx)
 	rows := make([][]Check, len(steps))
 	var (
 		wg       sync.WaitGroup
 		pr       *report.Report
 		probeErr error
 	)
+	for i, st := range steps {
+		if st.own {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rows[i] = st.live(ctx, &subject{set: r.set, p: r.p, image: r.image, emulated: r.emulated, native: r.native, t: r.t})
+			}()
+		}
+	}
+	start := r.start(ctx)
 	// The probe's report needs no running service: it runs while the
 	// service settles (or at once when it did not start, unless nothing of
 	// this platform can run here).
@@ -116,7 +138,7 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 		}()
 	}
 	for i, st := range steps {
-		if st.live == nil || st.final || !(start.Pass || st.created && r.dt.app != nil) {
+		if st.live == nil || st.final || st.own || !(start.Pass || st.created && r.dt.app != nil) {
 			continue
 		}
 		wg.Add(1)
@@ -136,6 +158,11 @@ func (r *run) checks(ctx context.Context) ([]Check, *report.Report, error) {
 	wg.Wait()
 	if ctx.Err() != nil {
 		return nil, nil, ctx.Err()
+	}
+	for i, st := range steps {
+		if st.own && !start.Pass {
+			rows[i] = nil // as with every live check: start says why
+		}
 	}
 	switch {
 	case probeErr != nil && start.Pass:

@@ -31,6 +31,9 @@ type fakeTarget struct {
 	probed    []string // the networks the probes ran on, in order
 	// runAs is the service RunAs starts (nil: it fails to start); ranAs
 	// is the profile it was given, removed whether Remove was called.
+	// exec answers Exec by the command's first word; a missing one is
+	// not in the image.
+	exec    map[string]probeAnswer
 	runAs   *fakeTarget
 	ranAs   *profile
 	removed bool
@@ -73,6 +76,14 @@ func (f *fakeTarget) RunAs(_ context.Context, p profile) (target, error) {
 }
 
 func (f *fakeTarget) Remove(context.Context) { f.removed = true }
+
+func (f *fakeTarget) Exec(_ context.Context, _ time.Duration, cmd []string) (int, string, error) {
+	a, ok := f.exec[cmd[0]]
+	if !ok {
+		return -1, "", errors.New(`OCI runtime exec failed: exec failed: unable to start container process: exec: "` + cmd[0] + `": executable file not found in $PATH: unknown`)
+	}
+	return a.exit, a.out, nil
+}
 
 func (f *fakeTarget) Exists(_ context.Context, file string) bool {
 	_, ok := f.files[file]

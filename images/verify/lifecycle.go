@@ -42,7 +42,14 @@ func staysUp(ctx context.Context, s *subject) []Check {
 // mid-shutdown, so that fails even if it would have exited by itself
 // later. The wait goes on a little past the limit, so the cause can say
 // whether the service was slow or never exits.
-func stops(ctx context.Context, s *subject) []Check { return []Check{stopsCheck(ctx, s)} }
+// With a manifest container, its grace period is production's limit: the
+// grace check judges that instead.
+func stops(ctx context.Context, s *subject) []Check {
+	if s.set.Deployment != nil && len(s.set.Deployment.Containers) > 0 {
+		return nil
+	}
+	return []Check{stopsCheck(ctx, s)}
+}
 
 func stopsCheck(ctx context.Context, s *subject) Check {
 	grace := s.set.Stop

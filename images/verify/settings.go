@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/deploy"
 )
 
 // Settings are what verify reads of the configuration, translated once by
@@ -37,8 +38,12 @@ type Settings struct {
 	HealthPort, HealthPath string
 	Timeout, Grace, Settle time.Duration
 	Stop                   time.Duration
-	// Restricted runs the restricted check (see restricted.go).
+	// Restricted runs the restricted check (see restricted.go), where
+	// Deployment names no container.
 	Restricted bool
+	// Deployment is how the manifests run the service (see deployed.go):
+	// nil without SLIMAGE_MANIFESTS.
+	Deployment *deploy.Plan
 	Labels     map[string]string // put on every container verify starts
 	// Reports is the folder of the JSON reports, inside Dist.
 	Reports, Dist string

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	tcexec "github.com/testcontainers/testcontainers-go/exec"
 
 	"github.com/slimage/slimage/images/daemon"
 )
@@ -47,6 +49,9 @@ type target interface {
 	// returns the service it runs; Remove removes that container at once.
 	RunAs(ctx context.Context, p profile) (target, error)
 	Remove(ctx context.Context)
+	// Exec runs cmd in the service's container, as the kubelet runs an
+	// exec probe, until it exits or timeout passes.
+	Exec(ctx context.Context, timeout time.Duration, cmd []string) (exit int, out string, err error)
 }
 
 // profile is how a container of the image runs beyond what its config
@@ -54,10 +59,17 @@ type target interface {
 // built.
 type profile struct {
 	User            string            // uid:gid, in place of the image's USER
+	Groups          []string          // supplemental groups
 	ReadOnlyRoot    bool              // the root file system read-only
 	Tmpfs           map[string]string // mount point: options
-	CapDrop         []string          // capabilities dropped
+	CapDrop, CapAdd []string          // capabilities dropped, added
 	NoNewPrivileges bool
+	// Entrypoint and Cmd replace the image's when not nil (a new
+	// entrypoint drops the image's command, as Kubernetes' command does);
+	// Env is added to the image's, a name set twice taking the later.
+	Entrypoint, Cmd []string
+	Env             []string
+	Memory          int64 // the memory limit in bytes, without swap (0: none)
 }
 
 // The networks a probe runs on.
@@ -71,6 +83,8 @@ const (
 type state struct {
 	Running    bool
 	ExitCode   int
+	OOMKilled  bool      // the kernel killed it for its memory limit
+	StartedAt  time.Time // zero where the engine did not say
 	FinishedAt time.Time // zero while running, or where the engine did not say
 }
 
@@ -96,12 +110,23 @@ func (t *dockerTarget) start(ctx context.Context, p *profile, init bool) (usedIn
 			if p.User != "" {
 				c.User = p.User
 			}
+			if p.Entrypoint != nil {
+				c.Entrypoint = p.Entrypoint
+			}
+			if p.Cmd != nil {
+				c.Cmd = p.Cmd
+			}
+			c.Env = append(c.Env, p.Env...)
 		}), testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.ReadonlyRootfs = p.ReadOnlyRoot
 			hc.Tmpfs = p.Tmpfs
-			hc.CapDrop = p.CapDrop
+			hc.CapDrop, hc.CapAdd = p.CapDrop, p.CapAdd
+			hc.GroupAdd = p.Groups
 			if p.NoNewPrivileges {
 				hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges:true")
+			}
+			if p.Memory > 0 {
+				hc.Memory, hc.MemorySwap = p.Memory, p.Memory
 			}
 		}))
 	}
@@ -230,7 +255,8 @@ func (t *dockerTarget) State(ctx context.Context) (state, error) {
 	if err != nil {
 		return state{}, fmt.Errorf("inspect the service's container: %s", daemon.FirstLine(err))
 	}
-	s := state{Running: st.Running, ExitCode: st.ExitCode}
+	s := state{Running: st.Running, ExitCode: st.ExitCode, OOMKilled: st.OOMKilled}
+	s.StartedAt, _ = time.Parse(time.RFC3339Nano, st.StartedAt)
 	if !st.Running {
 		s.FinishedAt, _ = time.Parse(time.RFC3339Nano, st.FinishedAt)
 	}
@@ -246,6 +272,17 @@ func (t *dockerTarget) Logs(ctx context.Context) string {
 	var b bytes.Buffer
 	_, _ = io.Copy(&b, io.LimitReader(rc, 1<<20))
 	return b.String()
+}
+
+func (t *dockerTarget) Exec(ctx context.Context, timeout time.Duration, cmd []string) (int, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	exit, r, err := t.app.Exec(ctx, cmd, tcexec.Multiplexed())
+	if err != nil {
+		return -1, "", errors.New(daemon.FirstLine(err))
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, 1<<16))
+	return exit, string(out), nil
 }
 
 func (t *dockerTarget) IP(ctx context.Context) (string, error) { return t.app.ContainerIP(ctx) }

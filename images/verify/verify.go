@@ -23,6 +23,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/daemon"
+	"github.com/slimage/slimage/images/deploy"
 	"github.com/slimage/slimage/images/probe"
 	"github.com/slimage/slimage/images/probe/report"
 	"github.com/slimage/slimage/internal/atomicfile"
@@ -46,6 +47,9 @@ type Report struct {
 	Emulated string         `json:"emulated,omitempty"`
 	Passed   bool           `json:"passed"`
 	Checks   []Check        `json:"checks"`
+	// Notes say what of the manifests was not run here (a Secret's
+	// value, a volume other than an emptyDir).
+	Notes []string `json:"notes,omitempty"`
 	Probe    *report.Report `json:"probe,omitempty"`
 }
 
@@ -60,7 +64,16 @@ const DefaultTLSURL = "https://example.com/"
 // container it starts is removed before it returns, also on cancellation.
 // testcontainers' own progress goes to progress (io.Discard for quiet).
 func Verify(ctx context.Context, c *config.Config, ref string, progress, out io.Writer) (*Report, error) {
-	return verify(ctx, SettingsOf(c), ref, true, progress, out)
+	set := SettingsOf(c)
+	if len(c.Manifests) > 0 {
+		// The plan the deploy step wrote from the manifests just before.
+		plan := filepath.Join(c.Dist, config.DeployPlan)
+		var err error
+		if set.Deployment, err = deploy.Read(plan); err != nil {
+			return nil, fmt.Errorf("verify %s: read how the manifests run it: %v: run mage verify, which writes it from SLIMAGE_MANIFESTS first", ref, err)
+		}
+	}
+	return verify(ctx, set, ref, true, progress, out)
 }
 
 // External checks ref, an image built elsewhere, as Verify does, but the
@@ -82,6 +95,7 @@ type run struct {
 
 // imageConfig is what the image's config says about running it.
 type imageConfig struct {
+	User            string // USER: "uid[:gid]" or a name, "" for root
 	WorkDir         string
 	Entrypoint, Cmd []string
 	Env             []string
@@ -113,7 +127,7 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 	}
 	r := &run{subject: subject{set: set, p: config.Platform{OS: img.Os, Arch: img.Architecture, Variant: img.Variant}}, cli: cli, ref: ref, built: built}
 	if cfg := img.Config; cfg != nil {
-		r.image = imageConfig{WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
+		r.image = imageConfig{User: cfg.User, WorkDir: cfg.WorkingDir, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env}
 		for port := range cfg.ExposedPorts {
 			r.image.Ports = append(r.image.Ports, port)
 		}
@@ -140,6 +154,13 @@ func verify(ctx context.Context, set Settings, ref string, built bool, progress,
 	removeOrphans(cli)
 
 	rep = &Report{Image: ref, Platform: r.p.String(), Size: img.Size}
+	if set.Deployment != nil {
+		for _, dc := range set.Deployment.Containers {
+			for _, n := range dc.Notes {
+				rep.Notes = append(rep.Notes, dc.Where()+": "+n)
+			}
+		}
+	}
 	rep.Checks, rep.Probe, err = r.checks(ctx)
 	if r.emulated {
 		rep.Emulated = "under QEMU user emulation on " + r.native
@@ -248,6 +269,9 @@ func printReport(out io.Writer, rep *Report, path string) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", ch.Name, ch.Expected, ch.Got, result)
 	}
 	tw.Flush()
+	for _, n := range rep.Notes {
+		fmt.Fprintf(out, "note: %s\n", n)
+	}
 	for _, ch := range rep.Checks {
 		if !ch.Pass {
 			fmt.Fprintf(out, "FAIL %s\n", ch.Cause)
