@@ -184,7 +184,7 @@ var Settings = []Setting{
 		Default: "`true`",
 		value:   boolean(func(c *Config) *bool { return &c.VerifyRestricted })},
 	{Env: "SLIMAGE_MANIFESTS", Field: "Manifests",
-		Doc:     "the deployment's Kubernetes manifests, comma list of files or folders of YAML (multi-document; what `kustomize build` or `helm template` wrote works the same), relative to the module: `resolve` replaces each `slimage://<service>` image in them with the digest `image` pushed",
+		Doc:     "the deployment's Kubernetes manifests, comma list of files or folders of YAML (multi-document; what `kustomize build` or `helm template` wrote works the same), relative to the module: `verify` runs each service as every container there that runs its image (`slimage://<service>`, or its repository), in place of the restricted profile (see docs/deployment.md); `resolve` replaces each `slimage://<service>` image in them with the digest `image` pushed",
 		Default: "none",
 		value:   list(",", func(c *Config) *[]string { return &c.Manifests })},
 	{Env: "SLIMAGE_RESOLVE_STDOUT", Field: "ResolveStdout",

@@ -32,7 +32,8 @@ import (
 //     package and its -run and -bench patterns, so a rename cannot leave it
 //     stale.
 var ranBy = map[string]string{
-	"go run mage.go verify": "ci",
+	"go run mage.go verify":                                                   "ci",
+	"SLIMAGE_MANIFESTS=deploy go run mage.go verify":                          "ci",
 	"go test -timeout 30m ./... && (cd images && go test -timeout 30m ./...)": "ci",
 	"go get github.com/slimage/slimage@latest":                                "TestREADMEWalkthrough",
 	"go mod tidy":                            "TestREADMEWalkthrough",

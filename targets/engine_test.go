@@ -381,6 +381,7 @@ func TestBadInputStopsBeforeAnyWork(t *testing.T) {
 		{"vulncheck", []string{"SLIMAGE_VULN_ALLOW=CVE-2024-1234"}, "Error: check SLIMAGE_VULN_ALLOW: \"CVE-2024-1234\" is not a Go vulnerability ID"},
 		{"resolve", nil, "Error: resolve: SLIMAGE_MANIFESTS names no manifests: list the deployment's YAML files or folders"},
 		{"resolve", []string{"SLIMAGE_MANIFESTS=deploy/nope"}, "deploy/nope: no such file or folder: list files or folders of YAML in SLIMAGE_MANIFESTS"},
+		{"verify", []string{"SLIMAGE_MANIFESTS=deploy/nope"}, "deploy/nope: no such file or folder: list files or folders of YAML in SLIMAGE_MANIFESTS"},
 	} {
 		t.Run(tc.target+" "+strings.Join(tc.env, " "), func(t *testing.T) {
 			dist := t.TempDir()

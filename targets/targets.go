@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -190,7 +189,8 @@ func Image(ctx context.Context) error {
 }
 
 // Verify starts the image and proves from inside it that TLS calls validate
-// and the time zone is right.
+// and the time zone is right; with SLIMAGE_MANIFESTS, it also runs it as
+// each container of the manifests that runs it.
 func Verify(ctx context.Context) error {
 	c, err := load(ctx)
 	if err != nil {
@@ -199,7 +199,18 @@ func Verify(ctx context.Context) error {
 	if err := checkImageInputs(ctx, c); err != nil {
 		return err
 	}
+	if len(c.Manifests) > 0 {
+		if _, err := manifests.Find(c.ManifestPaths()); err != nil {
+			return err // before any work
+		}
+	}
 	mg.CtxDeps(ctx, Image)
+	if len(c.Manifests) > 0 {
+		// How the manifests run each service, for verify to run it so.
+		if err := runEngine(ctx, c, engine.Deploy, "plan"); err != nil {
+			return err
+		}
+	}
 	return runEngine(ctx, c, engine.Main, "verify")
 }
 
@@ -217,14 +228,7 @@ func Resolve(ctx context.Context) error {
 	if len(c.Manifests) == 0 {
 		return fmt.Errorf("resolve: SLIMAGE_MANIFESTS names no manifests: list the deployment's YAML files or folders")
 	}
-	var paths []string
-	for _, m := range c.Manifests {
-		if !filepath.IsAbs(m) {
-			m = filepath.Join(c.Dir, m)
-		}
-		paths = append(paths, m)
-	}
-	files, err := manifests.Find(paths) // before any work
+	files, err := manifests.Find(c.ManifestPaths()) // before any work
 	if err != nil {
 		return err
 	}
