@@ -32,7 +32,9 @@ func answered(field string, results ...report.ProbeResult) report.ProbeRun {
 	return report.ProbeRun{Field: field, Results: results, Asked: 10}
 }
 
-func ok(at time.Duration) report.ProbeResult { return report.ProbeResult{At: at, OK: true, Said: "200 OK"} }
+func ok(at time.Duration) report.ProbeResult {
+	return report.ProbeResult{At: at, OK: true, Said: "200 OK"}
+}
 func bad(at time.Duration, said string) report.ProbeResult {
 	return report.ProbeResult{At: at, Said: said}
 }

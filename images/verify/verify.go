@@ -44,13 +44,13 @@ type Report struct {
 	Size     int64  `json:"size"` // the image's, as the engine reports it
 	// Emulated says how a platform other than the engine's ran: under QEMU
 	// user emulation on the engine's platform, and whether under its init.
-	Emulated string         `json:"emulated,omitempty"`
-	Passed   bool           `json:"passed"`
-	Checks   []Check        `json:"checks"`
+	Emulated string  `json:"emulated,omitempty"`
+	Passed   bool    `json:"passed"`
+	Checks   []Check `json:"checks"`
 	// Notes say what of the manifests was not run here (a Secret's
 	// value, a volume other than an emptyDir).
-	Notes []string `json:"notes,omitempty"`
-	Probe    *report.Report `json:"probe,omitempty"`
+	Notes []string       `json:"notes,omitempty"`
+	Probe *report.Report `json:"probe,omitempty"`
 }
 
 // DefaultTLSURL is called from inside the container when SLIMAGE_VERIFY_TLS
