@@ -17,24 +17,27 @@ const (
 	CheckReachable  = "reachable"
 	CheckBinary     = "binary"
 	CheckRestricted = "restricted"
-	// The deployment's checks (deployed.go), one set per manifest
-	// container: containerPort rows add the port; the probes' rows are
-	// named by their fields (deploy.Readiness, …).
-	CheckDeployed      = "deployed"
+	CheckDeployed   = "deployed"
+	CheckUser       = "user"
+	CheckTempDir    = "temp dir"
+	CheckTZ         = "TZ"
+	CheckLocal      = "time.Local"
+	CheckOffsets    = "offsets"
+	CheckLocaltime  = "/etc/localtime"
+	CheckZones      = "zones"
+	CheckTrustStore = "trust store"
+	CheckKnownRoots = "well-known roots"
+	CheckTLS        = "TLS"
+	CheckStaysUp    = "stays up"
+	CheckStops      = "stops"
+)
+
+// The rows of the deployed check (deployed.go), one set per manifest
+// container: containerPort rows add the port; the probes' rows are named
+// by their fields (deploy.Readiness, …).
+const (
 	CheckContainerPort = "containerPort"
 	CheckGrace         = "grace"
-	CheckUser          = "user"
-	CheckTempDir       = "temp dir"
-	CheckTZ            = "TZ"
-	CheckLocal         = "time.Local"
-	CheckOffsets       = "offsets"
-	CheckLocaltime     = "/etc/localtime"
-	CheckZones         = "zones"
-	CheckTrustStore    = "trust store"
-	CheckKnownRoots    = "well-known roots"
-	CheckTLS           = "TLS"
-	CheckStaysUp       = "stays up"
-	CheckStops         = "stops"
 )
 
 // step is one check of the list: a live check of the started service, or
