@@ -43,11 +43,7 @@ func writePlan(t *testing.T, c *config.Config, manifest string) {
 func TestVerifyAgainstManifests(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	t.Cleanup(func() {
-		if n := sessionContainers(t, cli); n != 0 {
-			t.Errorf("%d verify containers left", n)
-		}
-	})
+	noContainersLeft(t, cli)
 	tests := []struct {
 		manifest   string // under testdata/deploy
 		dockerfile string

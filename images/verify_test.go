@@ -189,12 +189,7 @@ func brokenImage(t *testing.T, cli *client.Client, c *config.Config, dockerfile,
 func TestVerifyRejectsBrokenImages(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
-	// After every subtest, on pass, fail and timeout alike.
-	t.Cleanup(func() {
-		if n := sessionContainers(t, cli); n != 0 {
-			t.Errorf("%d verify containers left", n)
-		}
-	})
+	noContainersLeft(t, cli)
 	tests := []struct {
 		dockerfile string
 		platform   string               // the image's, when not the host's
@@ -391,6 +386,16 @@ func TestCancelledVerifyLeavesNoContainer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// noContainersLeft fails t if a verify container of this run is left when
+// it ends: after every subtest, on pass, fail and timeout alike.
+func noContainersLeft(t *testing.T, cli *client.Client) {
+	t.Cleanup(func() {
+		if n := sessionContainers(t, cli); n != 0 {
+			t.Errorf("%d verify containers left", n)
+		}
+	})
 }
 
 func sessionContainers(t *testing.T, cli *client.Client) int {

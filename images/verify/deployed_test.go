@@ -70,6 +70,10 @@ func TestDeployed(t *testing.T) {
 				f.st = state{ExitCode: 137, OOMKilled: true}
 			},
 			words: []string{"deploy/api.yaml: Deployment shop/api, container api: resources.limits.memory", "OOMKilled", "64.0 MiB"}},
+		{name: "the memory limit under emulation: not judged", failed: "", emulate: true,
+			change: func(_ *deploy.Container, f *fakeTarget, _ *report.KubeletReport) {
+				f.st = state{ExitCode: 137, OOMKilled: true}
+			}},
 		{name: "a write to the read-only root", failed: CheckDeployed,
 			change: func(_ *deploy.Container, f *fakeTarget, _ *report.KubeletReport) {
 				f.st, f.logs = state{ExitCode: 1}, "open /var/cache/app/index: read-only file system"
