@@ -64,6 +64,10 @@ type Config struct {
 	GoImage        string `json:"goImage"`       // SLIMAGE_GO_IMAGE: the multistage builder image, default golang:<go.mod version>
 	DockerfileOut  string `json:"dockerfileOut"` // SLIMAGE_DOCKERFILE_OUT: where the multistage Dockerfile goes, relative to the module
 	Push           string `json:"push"`          // SLIMAGE_PUSH: registry/repo[:tag] the OCI index is pushed to
+	// SLIMAGE_PUSH_BY_DIGEST: push by digest, the tag untouched (a
+	// per-platform job); SLIMAGE_MERGE: those jobs' output folders.
+	PushByDigest bool     `json:"pushByDigest"`
+	Merge        []string `json:"merge"`
 
 	VerifyTLS      string        `json:"verifyTLS"`      // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
 	VerifyHealth   string        `json:"verifyHealth"`   // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"

@@ -47,6 +47,9 @@ func (c *Config) resolveImage() error {
 			return fmt.Errorf("check SLIMAGE_PUSH: %q is not a registry/repository[:tag] (%v)", c.Push, err)
 		}
 	}
+	if c.PushByDigest && c.Push == "" {
+		return fmt.Errorf("check SLIMAGE_PUSH_BY_DIGEST: there is nothing to push: set SLIMAGE_PUSH to the repository too")
+	}
 	if c.TZ != "" {
 		if strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..") {
 			return fmt.Errorf("check SLIMAGE_TZ: %q is not an IANA zone name: write e.g. Asia/Shanghai", c.TZ)

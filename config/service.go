@@ -79,6 +79,10 @@ func (c *Config) ForService(s *Service) *Config {
 		if c.Push != "" {
 			d.Push = c.Push + s.Name
 		}
+		d.Merge = nil
+		for _, m := range c.Merge {
+			d.Merge = append(d.Merge, filepath.Join(m, s.Name))
+		}
 		if c.DockerfileMode == "multistage" {
 			d.DockerfileOut = d.defaultDockerfileOut()
 		}

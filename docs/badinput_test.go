@@ -107,6 +107,7 @@ var badInputs = []badInput{
 	{"SLIMAGE_BUILDER", "docker, for another platform", env("SLIMAGE_BUILDER=docker", "SLIMAGE_PLATFORMS=linux/arm64"), nil},
 	{"SLIMAGE_PUSH", "docker's builder", env("SLIMAGE_BUILDER=docker", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
 	{"SLIMAGE_PUSH", "not a repository", env("SLIMAGE_PUSH=https://registry.example.com/hello"), nil},
+	{"SLIMAGE_PUSH_BY_DIGEST", "without SLIMAGE_PUSH", env("SLIMAGE_PUSH_BY_DIGEST=true"), nil},
 	{"SLIMAGE_DOCKERFILE_MODE", "neither host nor multistage", env("SLIMAGE_DOCKERFILE_MODE=docker"), nil},
 	{"SLIMAGE_DOCKERFILE_MODE", "multistage, for two platforms", env("SLIMAGE_DOCKERFILE_MODE=multistage", "SLIMAGE_PLATFORMS=linux/amd64,linux/arm64"), nil},
 	{"SLIMAGE_DOCKERFILE_OUT", "outside the module", env("SLIMAGE_DOCKERFILE_MODE=multistage", "SLIMAGE_DOCKERFILE_OUT=../Dockerfile"), nil},

@@ -31,6 +31,10 @@ const Scheme = "slimage://"
 type Pushed struct {
 	Ref    string `json:"ref"`    // registry/repository[:tag], as SLIMAGE_PUSH said
 	Digest string `json:"digest"` // the index's: sha256:…
+	// ByDigest: the tag was left alone (SLIMAGE_PUSH_BY_DIGEST); Index is
+	// the index manifest as pushed, which merge joins with others.
+	ByDigest bool            `json:"byDigest,omitempty"`
+	Index    json.RawMessage `json:"index,omitempty"`
 }
 
 // DigestRef is the reference that names exactly what was pushed:

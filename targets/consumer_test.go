@@ -87,8 +87,8 @@ func init() {
 			targets = append(targets, strings.Fields(l)[0])
 		}
 	}
-	if strings.Join(targets, ",") != "build,deps,image,resolve,verify,verifyImage,vulncheck" {
-		t.Errorf("mage -l lists %v, want exactly the seven targets:\n%s", targets, out)
+	if strings.Join(targets, ",") != "build,deps,image,merge,resolve,verify,verifyImage,vulncheck" {
+		t.Errorf("mage -l lists %v, want exactly the eight targets:\n%s", targets, out)
 	}
 
 	build := exec.Command(mage, "-v", "build")

@@ -248,6 +248,21 @@ func Resolve(ctx context.Context) error {
 	return manifests.Write(files, pushes.Lookup, c.Dist, stdout, os.Stdout)
 }
 
+// Merge joins the images that per-platform jobs pushed by digest
+// (SLIMAGE_PLATFORMS one platform each, SLIMAGE_PUSH_BY_DIGEST=true) into
+// one index, byte for byte the one a single machine building every
+// platform makes, and pushes it to SLIMAGE_PUSH's tag: the final job of a
+// build split across machines. SLIMAGE_MERGE names the jobs' output
+// folders.
+func Merge(ctx context.Context) error {
+	c, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	mg.CtxDeps(ctx, lockDist)
+	return runEngine(ctx, c, engine.Main, "merge")
+}
+
 // Vulncheck checks each built binary for known vulnerabilities it reaches
 // (govulncheck), and fails on any not listed in SLIMAGE_VULN_ALLOW.
 func Vulncheck(ctx context.Context) error {

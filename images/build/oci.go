@@ -332,10 +332,19 @@ func writeOCILayout(ctx context.Context, r *imageRun) (err error) {
 // referrers to SLIMAGE_PUSH.
 func pushIndex(ctx context.Context, r *imageRun) error {
 	o := r.oci
-	if _, err := Push(ctx, o.idx, r.o.Push); err != nil {
+	to := r.o.Push
+	if r.o.PushByDigest {
+		// One platform's job of a split build: the tag is merge's to move.
+		to = repositoryOf(r.o.Push) + "@" + o.digest.String()
+	}
+	if _, err := Push(ctx, o.idx, to); err != nil {
 		return err
 	}
-	fmt.Fprintf(r.out, "push %s@%s\n", r.o.Push, o.digest)
+	if r.o.PushByDigest {
+		fmt.Fprintf(r.out, "push %s by digest (the tag %s is left to merge)\n", to, refTag(r.o.Push))
+	} else {
+		fmt.Fprintf(r.out, "push %s@%s\n", r.o.Push, o.digest)
+	}
 	if err := pushReferrers(ctx, r.o.Push, o.refs, r.out); err != nil {
 		return err
 	}
@@ -343,7 +352,10 @@ func pushIndex(ctx context.Context, r *imageRun) error {
 	rec, err := r.u.File(config.PushedRecord)
 	if err == nil {
 		var data []byte
-		data, err = json.Marshal(manifests.Pushed{Ref: r.o.Push, Digest: o.digest.String()})
+		var index []byte
+		if index, err = o.idx.RawManifest(); err == nil {
+			data, err = json.Marshal(manifests.Pushed{Ref: r.o.Push, Digest: o.digest.String(), ByDigest: r.o.PushByDigest, Index: index})
+		}
 		if err == nil {
 			err = os.WriteFile(rec, append(data, '\n'), 0o644)
 		}
@@ -372,17 +384,44 @@ func assembleIndex(o Options, contexts []*stage.Context) (v1.ImageIndex, []OCIPl
 // indexOf is the image index over imgs: each entry carries its platform
 // and context digest, the index the standard labels as annotations.
 func indexOf(imgs []OCIPlatformImage) v1.ImageIndex {
+	entries := make([]indexEntry, len(imgs))
+	for i, pi := range imgs {
+		entries[i] = indexEntry{image: pi.Image, platform: pi.Platform, context: pi.Context.Digest}
+	}
+	return newIndex(entries, standardAnnotations(imgs[0].Context.Spec.Labels))
+}
+
+// indexEntry is one platform's image in an index, and the digest of the
+// context it was built from.
+type indexEntry struct {
+	image    v1.Image
+	platform config.Platform
+	context  string
+}
+
+// newIndex is the one way slimage makes an index, whether one machine
+// built every platform or merge joins what several pushed: the same
+// images and annotations give the same bytes, so the same digest.
+func newIndex(entries []indexEntry, annotations map[string]string) v1.ImageIndex {
 	var adds []mutate.IndexAddendum
-	for _, pi := range imgs {
-		p := pi.Platform
-		adds = append(adds, mutate.IndexAddendum{Add: pi.Image, Descriptor: v1.Descriptor{
+	for _, e := range entries {
+		p := e.platform
+		adds = append(adds, mutate.IndexAddendum{Add: e.image, Descriptor: v1.Descriptor{
 			MediaType:   types.OCIManifestSchema1,
 			Platform:    &v1.Platform{OS: p.OS, Architecture: p.Arch, Variant: p.Variant},
-			Annotations: map[string]string{ContextLabel: pi.Context.Digest},
+			Annotations: map[string]string{ContextLabel: e.context},
 		}})
 	}
 	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	return mutate.Annotations(idx, standardAnnotations(imgs[0].Context.Spec.Labels)).(v1.ImageIndex)
+	return mutate.Annotations(idx, annotations).(v1.ImageIndex)
+}
+
+// repositoryOf is ref without its tag or digest: registry/repository.
+func repositoryOf(ref string) string {
+	if r, err := name.ParseReference(ref); err == nil {
+		return r.Context().String()
+	}
+	return ref
 }
 
 // standardAnnotations are the labels under org.opencontainers.image.*,

@@ -20,6 +20,10 @@ type Options struct {
 	Host      config.Platform // the engine's, whose image keeps the plain tag
 	Dist      string
 	Push      string // registry/repo[:tag]; "" pushes nothing
+	// PushByDigest leaves the tag alone (a per-platform job of a split
+	// build); Merge are those jobs' output folders, for merge.
+	PushByDigest bool
+	Merge        []string
 	Stage     stage.Options
 	Build     Provenance
 	// multistage is the configuration the multistage mode renders its
@@ -60,6 +64,7 @@ func OptionsOf(c *config.Config) (Options, error) {
 	}
 	o := namesOf(c)
 	o.Dist, o.Push, o.Stage = c.Dist, c.Push, st
+	o.PushByDigest, o.Merge = c.PushByDigest, c.Merge
 	o.Build = Provenance{Dir: c.Dir, Module: c.Module.Path, Main: c.Main, Repository: c.Git.Origin, Commit: c.Git.Revision,
 		Binaries: map[config.Platform]config.Binary{}}
 	for _, p := range c.Platforms {

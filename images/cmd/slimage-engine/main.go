@@ -5,6 +5,7 @@
 //	slimage-engine image                build (and load) the image
 //	slimage-engine verify               verify every platform's image
 //	slimage-engine verify-image <ref>   verify an image built elsewhere
+//	slimage-engine merge                join per-platform pushes into one index
 //	slimage-engine version              print the engine's module versions
 //
 // vulncheck is a command of its own (slimage-vulncheck), built only when
@@ -36,7 +37,7 @@ func main() {
 	// less often (with the default, the collector took ~18% of the CPU of a
 	// one-line change's image step here).
 	debug.SetGCPercent(400)
-	step.Main(name, "image, verify or verify-image <ref>", run)
+	step.Main(name, "image, verify, verify-image <ref> or merge", run)
 }
 
 func run(ctx context.Context, doc *contract.Document, args []string) error {
@@ -58,6 +59,9 @@ func run(ctx context.Context, doc *contract.Document, args []string) error {
 			runs = append(runs, verify.Run{Image: t.Ref, Platform: t.Platform.String(), Report: rep, Err: err})
 		}
 		return reportRuns(ctx, c, runs)
+	case s == "merge" && len(args) == 1 && doc.Resolved:
+		_, err := build.Merge(ctx, build.MergeOptionsOf(c), os.Stdout)
+		return err
 	case s == "verify-image" && len(args) == 2:
 		rep, err := verify.External(ctx, c, args[1], progress, os.Stdout)
 		r := verify.Run{Image: args[1], Report: rep, Err: err}

@@ -1,0 +1,92 @@
+package images_test
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/internal/testkit"
+	"github.com/slimage/slimage/manifests"
+)
+
+// A build split across machines: each platform built and pushed by its
+// own run, by digest (the tag untouched), then merged into an index whose
+// digest is the one a single run building both platforms makes, pushed to
+// the tag, and recorded for resolve.
+func TestMergeEqualsOneMachineBuild(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	host := loopbackRegistry(t)
+	tag := host + "/shop/hello:1.0"
+	dir := testkit.CopySample(t, "hello")
+	amd64, arm64 := config.Platform{OS: "linux", Arch: "amd64"}, config.Platform{OS: "linux", Arch: "arm64"}
+	run := func(dist string, platforms []config.Platform, set func(*config.Config)) *config.Config {
+		c := sampleConfig(t, cli, dir, func(c *config.Config) {
+			c.Dist, c.Platforms = filepath.Join(dir, dist), platforms
+			if set != nil {
+				set(c)
+			}
+		})
+		return c
+	}
+	byDigest := func(c *config.Config) { c.Push, c.PushByDigest = tag, true }
+	for _, job := range []struct {
+		dist     string
+		platform config.Platform
+	}{{"dist-arm64", arm64}, {"dist-amd64", amd64}} {
+		buildAll(t, cli, run(job.dist, []config.Platform{job.platform}, byDigest))
+	}
+	ref, _ := name.ParseReference(tag)
+	if _, err := remote.Head(ref); err == nil {
+		t.Fatalf("a per-platform job moved the tag %s", tag)
+	}
+
+	// The final job: its platforms in the index's order, the jobs' folders
+	// in any.
+	m := run("dist-merge", []config.Platform{amd64, arm64}, func(c *config.Config) {
+		c.Push, c.Merge = tag, []string{"dist-arm64", "dist-amd64"}
+	})
+	merged, err := build.Merge(context.Background(), build.MergeOptionsOf(m), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	one := run("dist-one", []config.Platform{amd64, arm64}, nil)
+	buildAll(t, cli, one)
+	local, err := build.LayoutIndex(filepath.Join(one.Dist, "oci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := local.Digest(); merged != want {
+		t.Errorf("merged index %s, one machine's %s", merged, want)
+	}
+	if d, err := remote.Head(ref); err != nil || d.Digest != merged {
+		t.Errorf("the tag %s: %v %v, want %s", tag, d, err, merged)
+	}
+	if rec, err := manifests.ReadPushed(m.Dist); err != nil || rec.Digest != merged.String() || rec.Ref != tag || rec.ByDigest {
+		t.Errorf("merge's push record: %+v %v", rec, err)
+	}
+
+	// What cannot be merged says which folder and why.
+	for _, tc := range []struct {
+		set  func(*config.Config)
+		want string
+	}{
+		{func(c *config.Config) { c.Merge = []string{"dist-amd64"} }, "no job pushed linux/arm64, which SLIMAGE_PLATFORMS lists"},
+		{func(c *config.Config) { c.Merge = []string{"dist-amd64", "dist-amd64"} }, "both pushed linux/amd64"},
+		{func(c *config.Config) { c.Merge = []string{"dist-one", "dist-amd64"} }, "name the output folder of a job that pushed with SLIMAGE_PUSH_BY_DIGEST=true"},
+		{func(c *config.Config) { c.Merge, c.Push = []string{"dist-amd64", "dist-arm64"}, host + "/other/hello:1.0" }, "push every platform to the repository the index goes to"},
+		{func(c *config.Config) { c.Merge, c.Platforms = []string{"dist-amd64", "dist-arm64"}, []config.Platform{amd64} }, "pushed linux/arm64, which SLIMAGE_PLATFORMS does not list"},
+	} {
+		c := run("dist-bad", []config.Platform{amd64, arm64}, func(c *config.Config) { c.Push = tag; tc.set(c) })
+		_, err := build.Merge(context.Background(), build.MergeOptionsOf(c), io.Discard)
+		testkit.ErrorMentions(t, err, "merge: ", tc.want)
+	}
+}
