@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -49,6 +51,20 @@ func (c *Config) resolveImage() error {
 	}
 	if c.PushByDigest && c.Push == "" {
 		return fmt.Errorf("check SLIMAGE_PUSH_BY_DIGEST: there is nothing to push: set SLIMAGE_PUSH to the repository too")
+	}
+	if c.SignKey != "" {
+		if c.Push == "" {
+			return fmt.Errorf("check SLIMAGE_SIGN_KEY: slimage signs what it pushes, and nothing is pushed: set SLIMAGE_PUSH too")
+		}
+		key := c.SignKey
+		if !filepath.IsAbs(key) {
+			key = filepath.Join(c.Dir, key)
+		}
+		if data, err := os.ReadFile(key); err != nil {
+			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %v: name cosign's cosign.key or a PEM private key", err)
+		} else if !bytes.Contains(data, []byte("-----BEGIN ")) {
+			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %s is not a PEM key: name cosign's cosign.key or a PEM private key", key)
+		}
 	}
 	if c.TZ != "" {
 		if strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..") {

@@ -2,15 +2,19 @@ package images_test
 
 import (
 	"context"
+	"crypto"
 	"io"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/sign"
 	"github.com/slimage/slimage/internal/testkit"
 	"github.com/slimage/slimage/manifests"
 )
@@ -18,7 +22,7 @@ import (
 // A build split across machines: each platform built and pushed by its
 // own run, by digest (the tag untouched), then merged into an index whose
 // digest is the one a single run building both platforms makes, pushed to
-// the tag, and recorded for resolve.
+// the tag, recorded for resolve, and signed.
 func TestMergeEqualsOneMachineBuild(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
@@ -74,6 +78,38 @@ func TestMergeEqualsOneMachineBuild(t *testing.T) {
 		t.Errorf("merge's push record: %+v %v", rec, err)
 	}
 
+	// The merged index signed, as the final job signs it: the index and
+	// both platforms' images, each platform's SBOM and provenance.
+	key, pub := cosignKeys(t, "")
+	t.Setenv(sign.PasswordVar, "")
+	m.SignKey = key
+	if err := sign.Sign(context.Background(), sign.OptionsOf(m), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := signature.LoadVerifierFromPEMFile(pub, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	signed := []name.Reference{ref}
+	for _, d := range im.Manifests {
+		signed = append(signed, ref.Context().Digest(d.Digest.String()))
+	}
+	for _, r := range signed {
+		co := &cosign.CheckOpts{SigVerifier: verifier, IgnoreTlog: true, ClaimVerifier: cosign.SimpleClaimVerifier}
+		if _, _, err := cosign.VerifyImageSignatures(context.Background(), r, co); err != nil {
+			t.Errorf("signature of %s: %v", r, err)
+		}
+		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+		if _, _, err := cosign.VerifyImageAttestations(context.Background(), r, co); err != nil {
+			t.Errorf("attestations of %s: %v", r, err)
+		}
+	}
+
 	// What cannot be merged says which folder and why.
 	for _, tc := range []struct {
 		set  func(*config.Config)
@@ -82,8 +118,12 @@ func TestMergeEqualsOneMachineBuild(t *testing.T) {
 		{func(c *config.Config) { c.Merge = []string{"dist-amd64"} }, "no job pushed linux/arm64, which SLIMAGE_PLATFORMS lists"},
 		{func(c *config.Config) { c.Merge = []string{"dist-amd64", "dist-amd64"} }, "both pushed linux/amd64"},
 		{func(c *config.Config) { c.Merge = []string{"dist-one", "dist-amd64"} }, "name the output folder of a job that pushed with SLIMAGE_PUSH_BY_DIGEST=true"},
-		{func(c *config.Config) { c.Merge, c.Push = []string{"dist-amd64", "dist-arm64"}, host + "/other/hello:1.0" }, "push every platform to the repository the index goes to"},
-		{func(c *config.Config) { c.Merge, c.Platforms = []string{"dist-amd64", "dist-arm64"}, []config.Platform{amd64} }, "pushed linux/arm64, which SLIMAGE_PLATFORMS does not list"},
+		{func(c *config.Config) {
+			c.Merge, c.Push = []string{"dist-amd64", "dist-arm64"}, host+"/other/hello:1.0"
+		}, "push every platform to the repository the index goes to"},
+		{func(c *config.Config) {
+			c.Merge, c.Platforms = []string{"dist-amd64", "dist-arm64"}, []config.Platform{amd64}
+		}, "pushed linux/arm64, which SLIMAGE_PLATFORMS does not list"},
 	} {
 		c := run("dist-bad", []config.Platform{amd64, arm64}, func(c *config.Config) { c.Push = tag; tc.set(c) })
 		_, err := build.Merge(context.Background(), build.MergeOptionsOf(c), io.Discard)

@@ -172,7 +172,9 @@ func checkImageInputs(ctx context.Context, c *config.Config) error {
 	return imageInputs.err
 }
 
-// Image builds the scratch image (CA bundle, zone, non-root user) and tags it.
+// Image builds the scratch image (CA bundle, zone, non-root user) and tags
+// it; with SLIMAGE_PUSH it pushes it, and with SLIMAGE_SIGN_KEY signs what
+// it pushed.
 func Image(ctx context.Context) error {
 	c, err := load(ctx)
 	if err != nil {
@@ -185,7 +187,18 @@ func Image(ctx context.Context) error {
 	if c.DockerfileMode != "multistage" { // which compiles inside Docker
 		mg.CtxDeps(ctx, Build)
 	}
-	return runEngine(ctx, c, engine.Main, "image")
+	if err := runEngine(ctx, c, engine.Main, "image"); err != nil {
+		return err
+	}
+	return signPushed(ctx, c)
+}
+
+// signPushed signs what the step before pushed, with SLIMAGE_SIGN_KEY.
+func signPushed(ctx context.Context, c *config.Config) error {
+	if c.SignKey == "" || c.Push == "" {
+		return nil
+	}
+	return runEngine(ctx, c, engine.Sign, "sign")
 }
 
 // Verify starts the image and proves from inside it that TLS calls validate
@@ -253,14 +266,17 @@ func Resolve(ctx context.Context) error {
 // one index, byte for byte the one a single machine building every
 // platform makes, and pushes it to SLIMAGE_PUSH's tag: the final job of a
 // build split across machines. SLIMAGE_MERGE names the jobs' output
-// folders.
+// folders; with SLIMAGE_SIGN_KEY, the merged index is signed.
 func Merge(ctx context.Context) error {
 	c, err := load(ctx)
 	if err != nil {
 		return err
 	}
 	mg.CtxDeps(ctx, lockDist)
-	return runEngine(ctx, c, engine.Main, "merge")
+	if err := runEngine(ctx, c, engine.Main, "merge"); err != nil {
+		return err
+	}
+	return signPushed(ctx, c)
 }
 
 // Vulncheck checks each built binary for known vulnerabilities it reaches

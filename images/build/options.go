@@ -24,8 +24,8 @@ type Options struct {
 	// build); Merge are those jobs' output folders, for merge.
 	PushByDigest bool
 	Merge        []string
-	Stage     stage.Options
-	Build     Provenance
+	Stage        stage.Options
+	Build        Provenance
 	// multistage is the configuration the multistage mode renders its
 	// Dockerfile from: that Dockerfile builds the binary too, so it reads
 	// the build's settings as well as the image's (see WriteMultistage).

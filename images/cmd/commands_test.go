@@ -9,7 +9,8 @@ import (
 // Each engine command links what its steps use and no more: the image
 // engine, which every image and verify needs built, has nothing of
 // golang.org/x/vuln or golang.org/x/tools, which only vulncheck uses, nor
-// the Kubernetes API types, which only the deploy step uses.
+// the Kubernetes API types, which only the deploy step uses, nor cosign's
+// and sigstore's libraries, which only signing uses.
 func TestCommandsLinkOnlyWhatTheyUse(t *testing.T) {
 	tests := []struct {
 		cmd      string
@@ -17,11 +18,13 @@ func TestCommandsLinkOnlyWhatTheyUse(t *testing.T) {
 		mustLack []string
 	}{
 		{"./slimage-engine", []string{"github.com/google/go-containerregistry/", "github.com/testcontainers/testcontainers-go"},
-			[]string{"golang.org/x/vuln/", "golang.org/x/tools/", "golang.org/x/telemetry", "k8s.io/", "sigs.k8s.io/"}},
+			[]string{"golang.org/x/vuln/", "golang.org/x/tools/", "golang.org/x/telemetry", "k8s.io/", "sigs.k8s.io/", "github.com/sigstore/"}},
 		{"./slimage-vulncheck", []string{"golang.org/x/vuln/scan"},
 			[]string{"github.com/testcontainers/", "github.com/google/go-containerregistry/", "github.com/moby/", "k8s.io/"}},
 		{"./slimage-deploy", []string{"k8s.io/api/core/v1", "k8s.io/api/apps/v1", "k8s.io/api/batch/v1"},
-			[]string{"github.com/testcontainers/", "github.com/moby/", "github.com/docker/", "golang.org/x/vuln/"}},
+			[]string{"github.com/testcontainers/", "github.com/moby/", "github.com/docker/", "golang.org/x/vuln/", "github.com/sigstore/"}},
+		{"./slimage-sign", []string{"github.com/sigstore/cosign/v2/pkg/oci/remote", "github.com/sigstore/sigstore/pkg/signature/dsse"},
+			[]string{"github.com/testcontainers/", "github.com/moby/moby/", "k8s.io/api/", "golang.org/x/vuln/"}},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command("go", "list", "-deps", tt.cmd)

@@ -66,6 +66,9 @@ const (
 	// the engine's first build), so a run that names no manifests never
 	// compiles them.
 	Deploy Command = "slimage-deploy"
+	// Sign signs what was pushed, with cosign's and sigstore's libraries
+	// (several hundred packages), built only for a run that signs.
+	Sign Command = "slimage-sign"
 )
 
 func (c Command) exe() string {

@@ -1,0 +1,150 @@
+package images_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/slimage/slimage/config"
+	"github.com/slimage/slimage/images/sign"
+	"github.com/slimage/slimage/internal/testkit"
+)
+
+// cosignKeys writes a cosign key pair (encrypted with password, as `cosign
+// generate-key-pair` writes it) and returns the key's and the public
+// key's paths.
+func cosignKeys(t *testing.T, password string) (key, pub string) {
+	t.Helper()
+	keys, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(password), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key, pub = filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
+	os.WriteFile(key, keys.PrivateBytes, 0o600)
+	os.WriteFile(pub, keys.PublicBytes, 0o644)
+	return key, pub
+}
+
+// image pushes the sample to a loopback registry, signed with key: the
+// index, its image, and the SBOM and provenance as attestations.
+func TestSignWithCosignKey(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	host := loopbackRegistry(t)
+	key, pub := cosignKeys(t, "s3cret")
+	t.Setenv(sign.PasswordVar, "s3cret")
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.Push, c.SignKey = host+"/shop/hello:1.0", key
+	})
+	buildAll(t, cli, c)
+	var out bytes.Buffer
+	if err := sign.Sign(context.Background(), sign.OptionsOf(c), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"(index)", "(linux/amd64)", "sbom of linux/amd64", "provenance of linux/amd64"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("sign's output lacks %q:\n%s", w, out.String())
+		}
+	}
+	// Signing again adds nothing: the same signature is found, the same
+	// statements are replaced.
+	if err := sign.Sign(context.Background(), sign.OptionsOf(c), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(c.Push)
+
+	// cosign's own verification, in-process: the signature and both
+	// attestations verify with the public key.
+	verifier, err := signature.LoadVerifierFromPEMFile(pub, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co := &cosign.CheckOpts{SigVerifier: verifier, IgnoreTlog: true, ClaimVerifier: cosign.SimpleClaimVerifier,
+		RegistryClientOpts: []ociremote.Option{}}
+	if sigs, _, err := cosign.VerifyImageSignatures(context.Background(), ref, co); err != nil || len(sigs) != 1 {
+		t.Errorf("cosign.VerifyImageSignatures: %d, %v", len(sigs), err)
+	}
+	co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
+	if atts, _, err := cosign.VerifyImageAttestations(context.Background(), ref, co); err != nil || len(atts) != 2 {
+		t.Errorf("cosign.VerifyImageAttestations: %d, %v", len(atts), err)
+	}
+	// Another key's public key does not verify it.
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co.SigVerifier, _ = signature.LoadECDSAVerifier(&other.PublicKey, crypto.SHA256)
+	co.ClaimVerifier = cosign.SimpleClaimVerifier
+	if _, _, err := cosign.VerifyImageSignatures(context.Background(), ref, co); err == nil {
+		t.Error("another key's public key verified the signature")
+	}
+
+	// The real cosign CLI, as an admission controller's policy would run it.
+	cosignCLI := lookCosign(t)
+	for _, args := range [][]string{
+		{"verify", "--key", pub, ref.String()},
+		{"verify-attestation", "--key", pub, "--type", sign.SBOMType, ref.String()},
+		{"verify-attestation", "--key", pub, "--type", sign.ProvenanceType, ref.String()},
+	} {
+		cmd := exec.Command(cosignCLI, append(args, "--insecure-ignore-tlog=true", "--allow-http-registry=true")...)
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:1], " "), err, out)
+		}
+	}
+}
+
+// An unencrypted PEM private key signs too, and an encrypted one without
+// its password is refused by name.
+func TestSignKeys(t *testing.T) {
+	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(pk)
+	plain := filepath.Join(t.TempDir(), "key.pem")
+	os.WriteFile(plain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	none := func(string) (string, bool) { return "", false }
+	if _, err := sign.LoadKey(plain, none); err != nil {
+		t.Errorf("a PEM private key: %v", err)
+	}
+	key, _ := cosignKeys(t, "s3cret")
+	_, err = sign.LoadKey(key, none)
+	testkit.ErrorMentions(t, err, "is encrypted: set COSIGN_PASSWORD")
+	_, err = sign.LoadKey(key, func(string) (string, bool) { return "wrong", true })
+	testkit.ErrorMentions(t, err, "SLIMAGE_SIGN_KEY", "check COSIGN_PASSWORD")
+	if _, err := sign.LoadKey(key, func(string) (string, bool) { return "s3cret", true }); err != nil {
+		t.Errorf("the cosign key with its password: %v", err)
+	}
+}
+
+// lookCosign finds the cosign CLI (.ci/run installs it): a test that
+// needs it is skipped without it, and fails under CI.
+func lookCosign(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("cosign")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("the cosign CLI is not on PATH (.ci/run installs it): %v", err)
+		}
+		t.Skipf("the cosign CLI is not on PATH: %v", err)
+	}
+	return p
+}
