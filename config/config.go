@@ -68,7 +68,8 @@ type Config struct {
 	// per-platform job); SLIMAGE_MERGE: those jobs' output folders.
 	PushByDigest bool     `json:"pushByDigest"`
 	Merge        []string `json:"merge"`
-	SignKey      string   `json:"signKey"` // SLIMAGE_SIGN_KEY: the key what is pushed is signed with
+	SignKey      string   `json:"signKey"`   // SLIMAGE_SIGN_KEY: the key what is pushed is signed with
+	VerifyKey    string   `json:"verifyKey"` // SLIMAGE_VERIFY_KEY: the public key verifyImage checks a registry's image with
 
 	VerifyTLS      string        `json:"verifyTLS"`      // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
 	VerifyHealth   string        `json:"verifyHealth"`   // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"

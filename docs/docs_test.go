@@ -49,6 +49,7 @@ var ranBy = map[string]string{
 	"cd images && go test -run '^$' -bench NoopImage .":              "resolved",
 	"cd images && go test -run '^$' -bench 'Verify$' .":              "resolved",
 	"cd images && go test -run '^$' -bench OCIBuild .":               "resolved",
+	"cd images && go test -run '^$' -bench 'Sign$' .":                "resolved",
 	"cd images && go test -run '^$' -bench Attest .":                 "resolved",
 }
 

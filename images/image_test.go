@@ -33,7 +33,7 @@ import (
 
 // docker connects to the daemon. Without one the test is skipped, unless CI
 // is set: there a missing daemon is a failure, not a reason to pass.
-func docker(t *testing.T) *client.Client {
+func docker(t testing.TB) *client.Client {
 	t.Helper()
 	cli, err := daemon.Connect(context.Background(), io.Discard)
 	if err != nil {
@@ -64,7 +64,7 @@ var refSafe = regexp.MustCompile(`[^a-z0-9]+`)
 
 // sampleConfig resolves the configuration for a copy of the sample in dir,
 // tagging a test-only image that is removed when the test ends.
-func sampleConfig(t *testing.T, cli *client.Client, dir string, set func(*config.Config)) *config.Config {
+func sampleConfig(t testing.TB, cli *client.Client, dir string, set func(*config.Config)) *config.Config {
 	t.Helper()
 	ref := "slimage-test/hello:" + strings.Trim(refSafe.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	defaults := []func(*config.Config){func(c *config.Config) {

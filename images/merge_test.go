@@ -15,6 +15,7 @@ import (
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/build"
 	"github.com/slimage/slimage/images/sign"
+	"github.com/slimage/slimage/images/verify"
 	"github.com/slimage/slimage/internal/testkit"
 	"github.com/slimage/slimage/manifests"
 )
@@ -107,6 +108,24 @@ func TestMergeEqualsOneMachineBuild(t *testing.T) {
 		co.ClaimVerifier = cosign.IntotoSubjectClaimVerifier
 		if _, _, err := cosign.VerifyImageAttestations(context.Background(), r, co); err != nil {
 			t.Errorf("attestations of %s: %v", r, err)
+		}
+	}
+
+	// verifyImage of the merged tag: its signature and attestations, then
+	// both platforms' images pulled by digest and verified (arm64 under
+	// QEMU emulation).
+	testkit.NeedEmulation(t)
+	d, err := sign.Check(context.Background(), tag, pub, io.Discard)
+	if err != nil || d.DigestStr() != merged.String() {
+		t.Fatalf("check the merged tag: %v %v", d, err)
+	}
+	runs := verify.Pulled(context.Background(), m, tag, d.String(), io.Discard, io.Discard)
+	if len(runs) != 2 {
+		t.Fatalf("verify of the merged digest: %d runs, want 2: %+v", len(runs), runs)
+	}
+	for _, r := range runs {
+		if r.Err != nil || !r.Report.Passed {
+			t.Errorf("verify %s %s: %v", r.Image, r.Platform, r.Err)
 		}
 	}
 

@@ -310,7 +310,7 @@ func layoutReferrers(t *testing.T, dir string) map[string][]byte {
 }
 
 // buildAll builds the binaries and images of c, removed when the test ends.
-func buildAll(t *testing.T, cli *client.Client, c *config.Config) []build.Built {
+func buildAll(t testing.TB, cli *client.Client, c *config.Config) []build.Built {
 	t.Helper()
 	if _, err := gobuild.Build(context.Background(), c, io.Discard); err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func buildAll(t *testing.T, cli *client.Client, c *config.Config) []build.Built 
 
 // loopbackRegistry serves a registry in-process on 127.0.0.1 for the
 // test, and returns its host:port.
-func loopbackRegistry(t *testing.T) string {
+func loopbackRegistry(t testing.TB) string {
 	t.Helper()
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(reg.Close)

@@ -29,7 +29,7 @@ import (
 // cosignKeys writes a cosign key pair (encrypted with password, as `cosign
 // generate-key-pair` writes it) and returns the key's and the public
 // key's paths.
-func cosignKeys(t *testing.T, password string) (key, pub string) {
+func cosignKeys(t testing.TB, password string) (key, pub string) {
 	t.Helper()
 	keys, err := cosign.GenerateKeyPair(func(bool) ([]byte, error) { return []byte(password), nil })
 	if err != nil {
@@ -103,9 +103,7 @@ func TestSignWithCosignKey(t *testing.T) {
 		{"verify-attestation", "--key", pub, "--type", sign.SBOMType, ref.String()},
 		{"verify-attestation", "--key", pub, "--type", sign.ProvenanceType, ref.String()},
 	} {
-		cmd := exec.Command(cosignCLI, append(args, "--insecure-ignore-tlog=true", "--allow-http-registry=true")...)
-		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-		if out, err := cmd.CombinedOutput(); err != nil {
+		if out, err := runCosign(t, cosignCLI, append(args, "--insecure-ignore-tlog=true")...); err != nil {
 			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:1], " "), err, out)
 		}
 	}
@@ -147,4 +145,13 @@ func lookCosign(t *testing.T) string {
 		t.Skipf("the cosign CLI is not on PATH: %v", err)
 	}
 	return p
+}
+
+// runCosign runs the cosign CLI against a loopback registry (plain HTTP),
+// in a home folder of its own.
+func runCosign(t testing.TB, cosignCLI string, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(cosignCLI, append(args, "--allow-http-registry=true")...)
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	return cmd.CombinedOutput()
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -291,7 +292,10 @@ func Vulncheck(ctx context.Context) error {
 }
 
 // VerifyImage runs verify's checks on an image already in the local Docker,
-// built anywhere: mage verifyImage myapp:1.2.3.
+// built anywhere: mage verifyImage myapp:1.2.3. With SLIMAGE_VERIFY_KEY, on
+// what a registry serves: mage verifyImage registry.example/shop/api:1.2.3
+// checks its signature and attestations, then pulls exactly the digest
+// they are about and verifies each platform's image.
 func VerifyImage(ctx context.Context, ref string) error {
 	c, err := settings()
 	if err != nil {
@@ -304,11 +308,45 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("read go env: %w", err)
 	}
+	args := []string{"verify-image", ref}
+	if c.VerifyKey != "" {
+		// What the registry serves: its signature and attestations first,
+		// which name the digest verify then pulls.
+		digest, err := checkSigned(ctx, c, env, ref)
+		if err != nil {
+			return err
+		}
+		args = append(args, digest)
+	}
 	e, err := ensureEngine(ctx, env, engine.Main)
 	if err != nil {
 		return err
 	}
-	return e.Run(ctx, c, engine.RunOptions{Verbose: mg.Verbose()}, "verify-image", ref)
+	return e.Run(ctx, c, engine.RunOptions{Verbose: mg.Verbose()}, args...)
+}
+
+// checkSigned checks ref's signature and attestations with
+// SLIMAGE_VERIFY_KEY, and returns the digest (registry/repository@sha256:…)
+// they are about.
+func checkSigned(ctx context.Context, c *config.Config, env gotool.Env, ref string) (string, error) {
+	e, err := ensureEngine(ctx, env, engine.Sign)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp("", "slimage-verify-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	file := filepath.Join(tmp, "digest")
+	if err := e.Run(ctx, c, engine.RunOptions{Verbose: mg.Verbose()}, "check", ref, file); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("verifyImage %s: %w", ref, err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }
 
 var engines struct {

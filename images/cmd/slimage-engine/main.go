@@ -5,6 +5,9 @@
 //	slimage-engine image                build (and load) the image
 //	slimage-engine verify               verify every platform's image
 //	slimage-engine verify-image <ref>   verify an image built elsewhere
+//	slimage-engine verify-image <ref> <registry/repository@sha256:…>
+//	                                    pull exactly that digest and verify each
+//	                                    platform's image; ref must still name it
 //	slimage-engine merge                join per-platform pushes into one index
 //	slimage-engine version              print the engine's module versions
 //
@@ -30,14 +33,14 @@ import (
 	"github.com/slimage/slimage/internal/contract"
 )
 
-const name = "slimage-engine"
+const command = "slimage-engine"
 
 func main() {
 	// A short-lived process whose heap is a few layers of a few MB: collect
 	// less often (with the default, the collector took ~18% of the CPU of a
 	// one-line change's image step here).
 	debug.SetGCPercent(400)
-	step.Main(name, "image, verify, verify-image <ref> or merge", run)
+	step.Main(command, "image, verify, verify-image <ref> or merge", run)
 }
 
 func run(ctx context.Context, doc *contract.Document, args []string) error {
@@ -62,6 +65,8 @@ func run(ctx context.Context, doc *contract.Document, args []string) error {
 	case s == "merge" && len(args) == 1 && doc.Resolved:
 		_, err := build.Merge(ctx, build.MergeOptionsOf(c), os.Stdout)
 		return err
+	case s == "verify-image" && len(args) == 3:
+		return reportRuns(ctx, c, verify.Pulled(ctx, c, args[1], args[2], progress, os.Stdout))
 	case s == "verify-image" && len(args) == 2:
 		rep, err := verify.External(ctx, c, args[1], progress, os.Stdout)
 		r := verify.Run{Image: args[1], Report: rep, Err: err}
@@ -70,7 +75,7 @@ func run(ctx context.Context, doc *contract.Document, args []string) error {
 		}
 		return reportRuns(ctx, c, []verify.Run{r})
 	}
-	return step.Unknown(name, args)
+	return step.Unknown(command, args)
 }
 
 // reportRuns writes the CI reports of a verify (unless it was interrupted)

@@ -4,8 +4,10 @@
 // (SLIMAGE_SIGN_KEY), because cosign's and sigstore's libraries are
 // several hundred packages the other steps never use.
 //
-//	slimage-sign sign      sign the pushed index, its images, their SBOM and provenance
-//	slimage-sign version   print the command's module versions
+//	slimage-sign sign                  sign the pushed index, its images, their SBOM and provenance
+//	slimage-sign check <ref> <file>    check ref's signature and attestations (SLIMAGE_VERIFY_KEY),
+//	                                   and write the digest they are about to file
+//	slimage-sign version               print the command's module versions
 package main
 
 import (
@@ -14,16 +16,24 @@ import (
 
 	"github.com/slimage/slimage/images/internal/step"
 	"github.com/slimage/slimage/images/sign"
+	"github.com/slimage/slimage/internal/atomicfile"
 	"github.com/slimage/slimage/internal/contract"
 )
 
 const name = "slimage-sign"
 
-func main() { step.Main(name, "sign", run) }
+func main() { step.Main(name, "sign or check <ref> <file>", run) }
 
 func run(ctx context.Context, doc *contract.Document, args []string) error {
-	if args[0] == "sign" && len(args) == 1 && doc.Resolved {
+	switch {
+	case args[0] == "sign" && len(args) == 1 && doc.Resolved:
 		return sign.Sign(ctx, sign.OptionsOf(doc.Config), os.Stdout)
+	case args[0] == "check" && len(args) == 3:
+		d, err := sign.Check(ctx, args[1], doc.Config.VerifyKey, os.Stdout)
+		if err != nil {
+			return err
+		}
+		return atomicfile.Write(args[2], []byte(d.String()+"\n"), 0o644)
 	}
 	return step.Unknown(name, args)
 }
