@@ -155,3 +155,38 @@ func runCosign(t testing.TB, cosignCLI string, args ...string) ([]byte, error) {
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	return cmd.CombinedOutput()
 }
+
+// The targets as a release job runs them: mage image pushes to a loopback
+// registry and, with SLIMAGE_SIGN_KEY, signs what it pushed (slimage-sign,
+// built on first use); mage verifyImage with SLIMAGE_VERIFY_KEY checks
+// what the registry serves and verifies exactly that digest.
+func TestSignedReleaseThroughMage(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	host := loopbackRegistry(t)
+	key, pub := cosignKeys(t, "s3cret")
+	mage := testkit.Mage(t)
+	ref, local := host+"/shop/hello:release", "slimage-test/hello:signed-release"
+	t.Cleanup(func() { removeImage(cli, local) })
+	env := append(os.Environ(), "SLIMAGE_DIST="+t.TempDir(), "SLIMAGE_IMAGE="+local, "SLIMAGE_VERSION=v1.0.0",
+		"SLIMAGE_PUSH="+ref, "SLIMAGE_SIGN_KEY="+key, sign.PasswordVar+"=s3cret", "SLIMAGE_VERIFY_TLS=off",
+		"MAGEFILE_CACHE="+t.TempDir())
+	run := func(args ...string) string {
+		cmd := exec.Command(mage, args...)
+		cmd.Dir, cmd.Env = testkit.RepoRoot(t), env
+		return testkit.Run(t, cmd)
+	}
+	out := run("image")
+	for _, w := range []string{"sign " + host + "/shop/hello@sha256:", "(index)", "sbom of linux/"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("mage image lacks %q:\n%s", w, out)
+		}
+	}
+	env = append(env, "SLIMAGE_VERIFY_KEY="+pub)
+	out = run("verifyImage", ref)
+	for _, w := range []string{"is signed, with SBOM and provenance attestations about it", "pulled by digest"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("mage verifyImage lacks %q:\n%s", w, out)
+		}
+	}
+}
