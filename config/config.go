@@ -70,6 +70,18 @@ type Config struct {
 	Merge        []string `json:"merge"`
 	SignKey      string   `json:"signKey"`   // SLIMAGE_SIGN_KEY: the key what is pushed is signed with
 	VerifyKey    string   `json:"verifyKey"` // SLIMAGE_VERIFY_KEY: the public key verifyImage checks a registry's image with
+	// SLIMAGE_SIGN=keyless: sign with a Fulcio certificate for the job's
+	// OIDC identity, logged in Rekor; the two services' URLs.
+	Sign      string `json:"sign"`
+	FulcioURL string `json:"fulcioURL"`
+	RekorURL  string `json:"rekorURL"`
+	// What verifyImage accepts of a keyless signature: the certificate's
+	// identity (exact, or a regular expression) and OIDC issuer, checked
+	// against Sigstore's trusted root (the public instance's, or a file).
+	VerifyIdentity       string `json:"verifyIdentity"`
+	VerifyIdentityRegexp string `json:"verifyIdentityRegexp"`
+	VerifyIssuer         string `json:"verifyIssuer"`
+	TrustedRoot          string `json:"trustedRoot"`
 
 	VerifyTLS      string        `json:"verifyTLS"`      // SLIMAGE_VERIFY_TLS: comma list of https:// URLs; "" the default endpoint; "off" none
 	VerifyHealth   string        `json:"verifyHealth"`   // SLIMAGE_VERIFY_HEALTH: HTTP path that must answer 2xx, "/readyz" or "9898:/readyz"
@@ -194,7 +206,8 @@ type Git struct {
 func Default() *Config {
 	return &Config{Dir: ".", Dist: "dist", VersionVar: "main.version", CgoDropped: "warn", TZ: "Asia/Shanghai", User: "nonroot", DockerfileMode: "host",
 		VerifyTimeout: 30 * time.Second, VerifyGrace: 2 * time.Second, VerifyMinRoots: 50,
-		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second, VerifyRestricted: true}
+		VerifySettle: 2 * time.Second, VerifyStop: 10 * time.Second, VerifyRestricted: true,
+		FulcioURL: PublicFulcio, RekorURL: PublicRekor}
 }
 
 // Resolve derives what is left empty from go.mod and the go command, then

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,6 +52,9 @@ func (c *Config) resolveImage() error {
 	}
 	if c.PushByDigest && c.Push == "" {
 		return fmt.Errorf("check SLIMAGE_PUSH_BY_DIGEST: there is nothing to push: set SLIMAGE_PUSH to the repository too")
+	}
+	if err := c.checkSigning(); err != nil {
+		return err
 	}
 	if c.SignKey != "" {
 		if c.Push == "" {
@@ -299,4 +303,81 @@ func (c *Config) checkLabels() error {
 		}
 	}
 	return nil
+}
+
+// Sigstore's public instance: where keyless signing gets its certificate
+// and logs its signatures unless SLIMAGE_FULCIO_URL and SLIMAGE_REKOR_URL
+// name another.
+const (
+	PublicFulcio = "https://fulcio.sigstore.dev"
+	PublicRekor  = "https://rekor.sigstore.dev"
+)
+
+// Signs says whether what is pushed is signed: with a key, or keyless.
+func (c *Config) Signs() bool { return c.SignKey != "" || c.Sign == "keyless" }
+
+// Keyless says whether verifyImage checks keyless signatures: an identity
+// and its issuer rather than a public key.
+func (c *Config) Keyless() bool {
+	return c.VerifyIdentity != "" || c.VerifyIdentityRegexp != "" || c.VerifyIssuer != ""
+}
+
+// checkSigning checks the signing and keyless verification settings
+// against each other.
+func (c *Config) checkSigning() error {
+	switch c.Sign {
+	case "", "keyless":
+	default:
+		return fmt.Errorf("check SLIMAGE_SIGN: %q is not a signing mode: write keyless, or leave it empty and set SLIMAGE_SIGN_KEY to sign with a key", c.Sign)
+	}
+	if c.Sign == "keyless" && c.SignKey != "" {
+		return fmt.Errorf("check SLIMAGE_SIGN: keyless and SLIMAGE_SIGN_KEY both ask to sign: keep one")
+	}
+	if c.Sign == "keyless" && c.Push == "" {
+		return fmt.Errorf("check SLIMAGE_SIGN: slimage signs what it pushes, and nothing is pushed: set SLIMAGE_PUSH too")
+	}
+	for _, u := range []struct{ env, url string }{{"SLIMAGE_FULCIO_URL", c.FulcioURL}, {"SLIMAGE_REKOR_URL", c.RekorURL}} {
+		if p, err := url.Parse(u.url); u.url != "" && (err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "") {
+			return fmt.Errorf("check %s: %q is not an http(s) URL: write e.g. https://host", u.env, u.url)
+		}
+	}
+	return c.CheckVerifyTrust()
+}
+
+// CheckVerifyTrust checks what verifyImage trusts: a key, or an identity
+// with its issuer.
+func (c *Config) CheckVerifyTrust() error {
+	if !c.Keyless() {
+		return nil
+	}
+	switch {
+	case c.VerifyKey != "":
+		return fmt.Errorf("check SLIMAGE_VERIFY_KEY: it and SLIMAGE_VERIFY_IDENTITY both say what to trust: keep the key, or the identity and issuer")
+	case c.VerifyIdentity != "" && c.VerifyIdentityRegexp != "":
+		return fmt.Errorf("check SLIMAGE_VERIFY_IDENTITY_REGEXP: it and SLIMAGE_VERIFY_IDENTITY both name the identity: keep one")
+	case c.VerifyIdentity == "" && c.VerifyIdentityRegexp == "":
+		return fmt.Errorf("check SLIMAGE_VERIFY_ISSUER: it needs the identity it issued: set SLIMAGE_VERIFY_IDENTITY (or SLIMAGE_VERIFY_IDENTITY_REGEXP)")
+	case c.VerifyIssuer == "":
+		return fmt.Errorf("check SLIMAGE_VERIFY_IDENTITY: an identity is only as good as its issuer: set SLIMAGE_VERIFY_ISSUER (https://token.actions.githubusercontent.com, https://gitlab.com, ...)")
+	}
+	if c.VerifyIdentityRegexp != "" {
+		if _, err := regexp.Compile(c.VerifyIdentityRegexp); err != nil {
+			return fmt.Errorf("check SLIMAGE_VERIFY_IDENTITY_REGEXP: %v", err)
+		}
+	}
+	if c.TrustedRoot != "" {
+		if _, err := os.Stat(c.TrustedRootPath()); err != nil {
+			return fmt.Errorf("check SLIMAGE_TRUSTED_ROOT: %v: name Sigstore's trusted_root.json", err)
+		}
+	}
+	return nil
+}
+
+// TrustedRootPath is SLIMAGE_TRUSTED_ROOT's file, absolute; "" for
+// Sigstore's public instance.
+func (c *Config) TrustedRootPath() string {
+	if c.TrustedRoot == "" || filepath.IsAbs(c.TrustedRoot) {
+		return c.TrustedRoot
+	}
+	return filepath.Join(c.Dir, c.TrustedRoot)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/images/build"
+	"github.com/slimage/slimage/images/internal/fakesigstore"
 	"github.com/slimage/slimage/images/sign"
 	"github.com/slimage/slimage/internal/testkit"
 )
@@ -15,9 +16,11 @@ import (
 // BenchmarkSign compares, in one run, against a loopback registry holding
 // the sample's pushed image: slimage's signing (the index and its image
 // signed, and the image's SBOM and provenance attested, about the image
-// and the index: 2 signatures and 4 attestations), cosign's own
-// `cosign sign --key` of the same index (1 signature), and merge of two
-// per-platform pushes into one index.
+// and the index: 2 signatures and 4 attestations; with a key, classic and
+// as Sigstore bundles, keyless as bundles, against a loopback Fulcio and
+// Rekor), cosign's own `cosign sign` of the same index (1 signature, with
+// the key or keyless), and merge of two per-platform pushes into one
+// index.
 func BenchmarkSign(b *testing.B) {
 	cosignCLI, err := exec.LookPath("cosign")
 	if err != nil {
@@ -49,6 +52,25 @@ func BenchmarkSign(b *testing.B) {
 		for b.Loop() {
 			if err := sign.Sign(context.Background(), sign.OptionsOf(c), io.Discard); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	ss, _ := startSigstore(b)
+	kl := load("dist", []config.Platform{amd64}, func(c *config.Config) {
+		c.Sign, c.FulcioURL, c.RekorURL = "keyless", ss.FulcioURL, ss.RekorURL
+	})
+	b.Run("slimage-sign-keyless", func(b *testing.B) {
+		for b.Loop() {
+			if err := sign.Sign(context.Background(), sign.OptionsOf(kl), io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cosign-sign-keyless", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := runCosign(b, cosignCLI, "sign", "--fulcio-url", ss.FulcioURL, "--rekor-url", ss.RekorURL,
+				"--identity-token", fakesigstore.Token(releaseJob, releaseOIDC), "--insecure-skip-verify=true", "--yes", c.Push); err != nil {
+				b.Fatalf("%v\n%s", err, out)
 			}
 		}
 	})

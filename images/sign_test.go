@@ -102,9 +102,16 @@ func TestSignWithCosignKey(t *testing.T) {
 		{"verify", "--key", pub, ref.String()},
 		{"verify-attestation", "--key", pub, "--type", sign.SBOMType, ref.String()},
 		{"verify-attestation", "--key", pub, "--type", sign.ProvenanceType, ref.String()},
+		// The same as Sigstore bundles (cosign v3's default).
+		{"verify-attestation", "--new-bundle-format", "--key", pub, "--type", sign.SBOMType, ref.String()},
+		{"verify-attestation", "--new-bundle-format", "--key", pub, "--type", sign.ProvenanceType, ref.String()},
+		{"verify-attestation", "--new-bundle-format", "--key", pub, "--type", sign.SignPredicateType, ref.String()},
 	} {
-		if out, err := runCosign(t, cosignCLI, append(args, "--insecure-ignore-tlog=true")...); err != nil {
-			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:1], " "), err, out)
+		// cosign reads the bundles when there are (and then wants a trusted
+		// root, which online it fetches from Sigstore).
+		args = append(args, "--insecure-ignore-tlog=true", "--trusted-root", emptyTrustedRoot(t))
+		if out, err := runCosign(t, cosignCLI, args...); err != nil {
+			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:2], " "), err, out)
 		}
 	}
 }
@@ -148,45 +155,71 @@ func lookCosign(t *testing.T) string {
 }
 
 // runCosign runs the cosign CLI against a loopback registry (plain HTTP),
-// in a home folder of its own.
+// in a home folder of its own. Everything it would send elsewhere (Sigstore's
+// TUF repository, Rekor) goes to a proxy on loopback that is not there:
+// tests reach nothing but loopback.
 func runCosign(t testing.TB, cosignCLI string, args ...string) ([]byte, error) {
 	t.Helper()
 	cmd := exec.Command(cosignCLI, append(args, "--allow-http-registry=true")...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9",
+		"NO_PROXY=127.0.0.1,localhost")
 	return cmd.CombinedOutput()
 }
 
+// emptyTrustedRoot is a Sigstore trusted root that trusts no CA and no
+// log: what cosign needs to check key-based Sigstore bundles offline.
+func emptyTrustedRoot(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	os.WriteFile(p, []byte(`{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	return p
+}
+
 // The targets as a release job runs them: mage image pushes to a loopback
-// registry and, with SLIMAGE_SIGN_KEY, signs what it pushed (slimage-sign,
-// built on first use); mage verifyImage with SLIMAGE_VERIFY_KEY checks
-// what the registry serves and verifies exactly that digest.
+// registry and signs what it pushed (slimage-sign, built on first use),
+// with a key or keyless; mage verifyImage, trusting that key or that
+// identity, checks what the registry serves and verifies exactly that
+// digest.
 func TestSignedReleaseThroughMage(t *testing.T) {
 	cli := docker(t)
 	testkit.HermeticGo(t)
 	host := loopbackRegistry(t)
-	key, pub := cosignKeys(t, "s3cret")
 	mage := testkit.Mage(t)
-	ref, local := host+"/shop/hello:release", "slimage-test/hello:signed-release"
-	t.Cleanup(func() { removeImage(cli, local) })
-	env := append(os.Environ(), "SLIMAGE_DIST="+t.TempDir(), "SLIMAGE_IMAGE="+local, "SLIMAGE_VERSION=v1.0.0",
-		"SLIMAGE_PUSH="+ref, "SLIMAGE_SIGN_KEY="+key, sign.PasswordVar+"=s3cret", "SLIMAGE_VERIFY_TLS=off",
-		"MAGEFILE_CACHE="+t.TempDir())
-	run := func(args ...string) string {
-		cmd := exec.Command(mage, args...)
-		cmd.Dir, cmd.Env = testkit.RepoRoot(t), env
-		return testkit.Run(t, cmd)
-	}
-	out := run("image")
-	for _, w := range []string{"sign " + host + "/shop/hello@sha256:", "(index)", "sbom of linux/"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("mage image lacks %q:\n%s", w, out)
-		}
-	}
-	env = append(env, "SLIMAGE_VERIFY_KEY="+pub)
-	out = run("verifyImage", ref)
-	for _, w := range []string{"is signed, with SBOM and provenance attestations about it", "pulled by digest"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("mage verifyImage lacks %q:\n%s", w, out)
-		}
+	key, pub := cosignKeys(t, "s3cret")
+	ss, trusted := startSigstore(t)
+	for _, tc := range []struct {
+		name         string
+		sign, verify []string // the settings of the release job, and of the gate
+		signed       string   // what verifyImage says it checked
+	}{
+		{"key", []string{"SLIMAGE_SIGN_KEY=" + key, sign.PasswordVar + "=s3cret"}, []string{"SLIMAGE_VERIFY_KEY=" + pub},
+			"(SLIMAGE_VERIFY_KEY)"},
+		{"keyless", []string{"SLIMAGE_SIGN=keyless", "SLIMAGE_FULCIO_URL=" + ss.FulcioURL, "SLIMAGE_REKOR_URL=" + ss.RekorURL},
+			[]string{"SLIMAGE_VERIFY_IDENTITY=" + releaseJob, "SLIMAGE_VERIFY_ISSUER=" + releaseOIDC, "SLIMAGE_TRUSTED_ROOT=" + trusted},
+			"is signed by " + releaseJob + " (issuer " + releaseOIDC + ")"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref, local := host+"/shop/hello:release-"+tc.name, "slimage-test/hello:signed-release"
+			t.Cleanup(func() { removeImage(cli, local) })
+			env := append(os.Environ(), "SLIMAGE_DIST="+t.TempDir(), "SLIMAGE_IMAGE="+local, "SLIMAGE_VERSION=v1.0.0-"+tc.name,
+				"SLIMAGE_PUSH="+ref, "SLIMAGE_VERIFY_TLS=off", "MAGEFILE_CACHE="+t.TempDir())
+			run := func(env []string, args ...string) string {
+				cmd := exec.Command(mage, args...)
+				cmd.Dir, cmd.Env = testkit.RepoRoot(t), env
+				return testkit.Run(t, cmd)
+			}
+			out := run(append(env, tc.sign...), "image")
+			for _, w := range []string{"sign " + host + "/shop/hello@sha256:", "(index", "sbom of linux/"} {
+				if !strings.Contains(out, w) {
+					t.Errorf("mage image lacks %q:\n%s", w, out)
+				}
+			}
+			out = run(append(env, tc.verify...), "verifyImage", ref)
+			for _, w := range []string{tc.signed, "with SBOM and provenance attestations about it", "pulled by digest"} {
+				if !strings.Contains(out, w) {
+					t.Errorf("mage verifyImage lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

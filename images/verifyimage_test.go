@@ -55,7 +55,7 @@ func TestVerifyImageFromRegistry(t *testing.T) {
 	if err := sign.Sign(context.Background(), sign.OptionsOf(c), io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	d, err := sign.Check(context.Background(), signed, pub, io.Discard)
+	d, err := sign.Check(context.Background(), signed, sign.Trust{Key: pub}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +65,10 @@ func TestVerifyImageFromRegistry(t *testing.T) {
 	}
 
 	_, unsigned := push("unsigned", "v1.0.1")
-	_, err = sign.Check(context.Background(), unsigned, pub, io.Discard)
+	_, err = sign.Check(context.Background(), unsigned, sign.Trust{Key: pub}, io.Discard)
 	testkit.ErrorMentions(t, err, "verifyImage "+unsigned, "has no signature")
 
-	_, err = sign.Check(context.Background(), signed, otherPub, io.Discard)
+	_, err = sign.Check(context.Background(), signed, sign.Trust{Key: otherPub}, io.Discard)
 	testkit.ErrorMentions(t, err, "no signature of "+d.DigestStr()+" verifies with SLIMAGE_VERIFY_KEY")
 
 	// Another image carrying the signature, then the attestations, of the
@@ -96,10 +96,10 @@ func TestVerifyImageFromRegistry(t *testing.T) {
 		}
 	}
 	copyTag(".att")
-	_, err = sign.Check(context.Background(), other, pub, io.Discard)
+	_, err = sign.Check(context.Background(), other, sign.Trust{Key: pub}, io.Discard)
 	testkit.ErrorMentions(t, err, "no attestation of "+od.Digest.String(), "names it as its subject")
 	copyTag(".sig")
-	_, err = sign.Check(context.Background(), other, pub, io.Discard)
+	_, err = sign.Check(context.Background(), other, sign.Trust{Key: pub}, io.Discard)
 	testkit.ErrorMentions(t, err, "no signature of "+od.Digest.String()+" verifies")
 
 	// The tag moved after its signature was checked: what was verified is
@@ -154,7 +154,7 @@ func TestVerifyImageAcceptsCosignsOwnSignatures(t *testing.T) {
 			t.Fatalf("cosign %s: %v\n%s", args[0], err, out)
 		}
 	}
-	d, err := sign.Check(context.Background(), c.Push, pub, io.Discard)
+	d, err := sign.Check(context.Background(), c.Push, sign.Trust{Key: pub}, io.Discard)
 	if err != nil || d.String() != digest {
 		t.Errorf("slimage's check of cosign's signatures: %v %v", d, err)
 	}

@@ -194,9 +194,10 @@ func Image(ctx context.Context) error {
 	return signPushed(ctx, c)
 }
 
-// signPushed signs what the step before pushed, with SLIMAGE_SIGN_KEY.
+// signPushed signs what the step before pushed, with SLIMAGE_SIGN_KEY or
+// keyless (SLIMAGE_SIGN).
 func signPushed(ctx context.Context, c *config.Config) error {
-	if c.SignKey == "" || c.Push == "" {
+	if !c.Signs() || c.Push == "" {
 		return nil
 	}
 	return runEngine(ctx, c, engine.Sign, "sign")
@@ -308,8 +309,11 @@ func VerifyImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return fmt.Errorf("read go env: %w", err)
 	}
+	if err := c.CheckVerifyTrust(); err != nil {
+		return err
+	}
 	args := []string{"verify-image", ref}
-	if c.VerifyKey != "" {
+	if c.VerifyKey != "" || c.Keyless() {
 		// What the registry serves: its signature and attestations first,
 		// which name the digest verify then pulls.
 		digest, err := checkSigned(ctx, c, env, ref)

@@ -16,18 +16,36 @@ import (
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/human"
 )
 
+// Trust is what verifyImage accepts as the signer: a public key, or a
+// keyless identity (exact or a regular expression) with its OIDC issuer,
+// certified by the Fulcio and logged in the Rekor of a Sigstore trusted
+// root (a file, or the public instance's through TUF).
+type Trust struct {
+	Key                      string
+	Identity, IdentityRegexp string
+	Issuer                   string
+	TrustedRoot              string
+}
+
+// TrustOf translates c's settings for Check.
+func TrustOf(c *config.Config) Trust {
+	return Trust{Key: c.VerifyKey, Identity: c.VerifyIdentity, IdentityRegexp: c.VerifyIdentityRegexp,
+		Issuer: c.VerifyIssuer, TrustedRoot: c.TrustedRootPath()}
+}
+
 // Check resolves ref (registry/repository:tag or @sha256:…) to a digest,
 // once, and proves what the registry serves there is what slimage signed
-// with the key whose public half is at pub: a signature of that digest,
-// and an SBOM and a provenance attestation that verify and name that
-// digest as their subject. It returns the digest: what verify then pulls,
-// byte for byte.
-func Check(ctx context.Context, ref, pub string, out io.Writer) (name.Digest, error) {
+// as t trusts: a signature of that digest, and an SBOM and a provenance
+// attestation that verify and name that digest as their subject. It
+// returns the digest: what verify then pulls, byte for byte.
+func Check(ctx context.Context, ref string, t Trust, out io.Writer) (name.Digest, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("verifyImage %s: %v: write registry/repository:tag or registry/repository@sha256:…", ref, err)
@@ -38,12 +56,16 @@ func Check(ctx context.Context, ref, pub string, out io.Writer) (name.Digest, er
 		return name.Digest{}, fmt.Errorf("verifyImage %s: resolve it in the registry: %v: check the reference, and that you may pull it (docker login %s)", ref, err, r.Context().RegistryStr())
 	}
 	d := r.Context().Digest(desc.Digest.String())
-	verifier, err := signature.LoadVerifierFromPEMFile(pub, crypto.SHA256)
+	ociOpts := []ociremote.Option{ociremote.WithRemoteOptions(opts...)}
+	if t.Key == "" {
+		return d, checkKeyless(ctx, ref, d, t, ociOpts, out)
+	}
+	verifier, err := signature.LoadVerifierFromPEMFile(t.Key, crypto.SHA256)
 	if err != nil {
-		return d, fmt.Errorf("verifyImage %s: read SLIMAGE_VERIFY_KEY %s: %v: give the public key (cosign.pub)", ref, human.Path(pub), err)
+		return d, fmt.Errorf("verifyImage %s: read SLIMAGE_VERIFY_KEY %s: %v: give the public key (cosign.pub)", ref, human.Path(t.Key), err)
 	}
 	co := &cosign.CheckOpts{SigVerifier: verifier, IgnoreTlog: true, ClaimVerifier: cosign.SimpleClaimVerifier,
-		RegistryClientOpts: []ociremote.Option{ociremote.WithRemoteOptions(opts...)}}
+		RegistryClientOpts: ociOpts}
 	if _, _, err := cosign.VerifyImageSignatures(ctx, d, co); err != nil {
 		var none *cosign.ErrNoSignaturesFound
 		if errors.As(err, &none) {
@@ -60,19 +82,89 @@ func Check(ctx context.Context, ref, pub string, out io.Writer) (name.Digest, er
 		}
 		return d, fmt.Errorf("verifyImage %s: no attestation of %s verifies with SLIMAGE_VERIFY_KEY and names it as its subject (%s): an attestation of another image, or another key's", ref, d.DigestStr(), short(err))
 	}
+	if err := hasDocuments(ref, d, atts, "SLIMAGE_SIGN_KEY"); err != nil {
+		return d, err
+	}
+	fmt.Fprintf(out, "verifyImage %s: %s is signed, with SBOM and provenance attestations about it (SLIMAGE_VERIFY_KEY)\n", ref, d.DigestStr())
+	return d, nil
+}
+
+// checkKeyless checks d's Sigstore bundles as `cosign verify-attestation
+// --new-bundle-format` does: each must verify against the trusted root,
+// with a certificate for t's identity and issuer and a transparency log
+// entry, and name d as its subject. Among those, a signature and the
+// SBOM and provenance.
+func checkKeyless(ctx context.Context, ref string, d name.Digest, t Trust, opts []ociremote.Option, out io.Writer) error {
+	tm, err := trustedRoot(t.TrustedRoot)
+	if err != nil {
+		return fmt.Errorf("verifyImage %s: %v", ref, err)
+	}
+	who := t.Identity
+	if who == "" {
+		who = "~" + t.IdentityRegexp
+	}
+	co := &cosign.CheckOpts{TrustedMaterial: tm, NewBundleFormat: true, RegistryClientOpts: opts,
+		Identities: []cosign.Identity{{Subject: t.Identity, SubjectRegExp: t.IdentityRegexp, Issuer: t.Issuer}},
+		// A private Sigstore without certificate transparency logs
+		// issues certificates without SCTs; the public one always has them.
+		IgnoreSCT: len(tm.CTLogs()) == 0}
+	if _, _, err := cosign.GetBundles(ctx, d, co); err != nil {
+		var none *cosign.ErrNoMatchingAttestations
+		if errors.As(err, &none) {
+			return fmt.Errorf("verifyImage %s: %s has no Sigstore bundle: sign it keyless (SLIMAGE_SIGN=keyless, or cosign sign --new-bundle-format) before it is deployed", ref, d.DigestStr())
+		}
+		return fmt.Errorf("verifyImage %s: read the Sigstore bundles of %s: %v", ref, d.DigestStr(), short(err))
+	}
+	atts, _, err := cosign.VerifyImageAttestations(ctx, d, co)
+	if err != nil {
+		return fmt.Errorf("verifyImage %s: no Sigstore bundle of %s verifies as signed by %s (issuer %s) about it (%s): it was signed by another identity, or about another image, or changed after signing", ref, d.DigestStr(), who, t.Issuer, short(err))
+	}
 	var have []string
 	for _, a := range atts {
-		if t := predicateType(a); t != "" {
+		have = append(have, predicateType(a))
+	}
+	if !slices.Contains(have, SignPredicateType) {
+		return fmt.Errorf("verifyImage %s: %s has attestations but no signature by %s: sign it keyless (SLIMAGE_SIGN=keyless)", ref, d.DigestStr(), who)
+	}
+	if err := hasDocuments(ref, d, atts, "SLIMAGE_SIGN=keyless"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "verifyImage %s: %s is signed by %s (issuer %s), with SBOM and provenance attestations about it, logged in Rekor\n", ref, d.DigestStr(), who, t.Issuer)
+	return nil
+}
+
+// hasDocuments checks that the verified attestations hold an SBOM and a
+// provenance.
+func hasDocuments(ref string, d name.Digest, atts []oci.Signature, how string) error {
+	var have []string
+	for _, a := range atts {
+		if t := predicateType(a); t != "" && t != SignPredicateType {
 			have = append(have, t)
 		}
 	}
 	for _, t := range []string{SBOMType, ProvenanceType} {
 		if !slices.Contains(have, predicateURI(t)) {
-			return d, fmt.Errorf("verifyImage %s: %s has no verified %s attestation (it has %v): sign it with slimage, which attests its SBOM and provenance", ref, d.DigestStr(), t, have)
+			return fmt.Errorf("verifyImage %s: %s has no verified %s attestation (it has %v): sign it with slimage (%s), which attests its SBOM and provenance", ref, d.DigestStr(), t, have, how)
 		}
 	}
-	fmt.Fprintf(out, "verifyImage %s: %s is signed, with SBOM and provenance attestations about it (SLIMAGE_VERIFY_KEY)\n", ref, d.DigestStr())
-	return d, nil
+	return nil
+}
+
+// trustedRoot reads a Sigstore trusted root file, or, with none named,
+// fetches the public instance's through its TUF repository.
+func trustedRoot(path string) (root.TrustedMaterial, error) {
+	if path != "" {
+		tr, err := root.NewTrustedRootFromPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("read SLIMAGE_TRUSTED_ROOT %s: %v: give Sigstore's trusted_root.json", human.Path(path), err)
+		}
+		return tr, nil
+	}
+	tr, err := root.FetchTrustedRoot()
+	if err != nil {
+		return nil, fmt.Errorf("fetch Sigstore's trusted root (tuf-repo-cdn.sigstore.dev): %v: check the network, or give a copy in SLIMAGE_TRUSTED_ROOT", err)
+	}
+	return tr, nil
 }
 
 // predicateType is the predicate type of the statement in an attestation.

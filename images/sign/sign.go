@@ -1,12 +1,19 @@
 // Package sign signs what the image step (or merge) pushed, in the formats
-// cosign writes and verifies, with cosign's and sigstore's own libraries:
-// a signature of the index and of each platform's manifest (cosign's
-// simple-signing payload, stored under the sha256-<hex>.sig tag), and the
-// SBOM and the provenance each platform's image carries as referrers,
-// signed as in-toto attestations (DSSE envelopes, under .att) of the
-// CycloneDX and SLSA provenance v1 predicate types. It is the engine
-// command slimage-sign's alone: those libraries are several hundred
-// packages that a run which does not sign never compiles.
+// cosign writes and verifies, with cosign's and sigstore's own libraries.
+//
+// With a key: a signature of the index and of each platform's manifest
+// (cosign's simple-signing payload, stored under the sha256-<hex>.sig
+// tag), and the SBOM and the provenance each platform's image carries as
+// referrers, signed as in-toto attestations (DSSE envelopes, under .att)
+// of the CycloneDX and SLSA provenance v1 predicate types; and the same
+// signatures and attestations again as Sigstore bundles attached as OCI
+// 1.1 referrers, the format cosign v3 writes and reads by default.
+//
+// Keyless: the bundles only, each signed with an ephemeral key certified
+// by Fulcio for the CI job's OIDC identity and logged in Rekor.
+//
+// It is the engine command slimage-sign's alone: those libraries are
+// several hundred packages that a run which does not sign never compiles.
 package sign
 
 import (
@@ -50,11 +57,14 @@ import (
 // reads it.
 const PasswordVar = "COSIGN_PASSWORD"
 
-// Options are what signing reads: the key, and the output folder whose
-// push record names what to sign.
+// Options are what signing reads: the key, or keyless signing's two
+// services, and the output folder whose push record names what to sign.
 type Options struct {
-	Key  string // a cosign key file, or a PEM private key
-	Dist string
+	Key     string // a cosign key file, or a PEM private key
+	Keyless bool   // a Fulcio certificate for the job's OIDC identity instead
+	Fulcio  string // Fulcio's URL
+	Rekor   string // Rekor's URL
+	Dist    string
 }
 
 // OptionsOf translates c's settings for signing.
@@ -63,7 +73,7 @@ func OptionsOf(c *config.Config) Options {
 	if key != "" && !filepath.IsAbs(key) {
 		key = filepath.Join(c.Dir, key)
 	}
-	return Options{Key: key, Dist: c.Dist}
+	return Options{Key: key, Keyless: c.Sign == "keyless", Fulcio: c.FulcioURL, Rekor: c.RekorURL, Dist: c.Dist}
 }
 
 // The predicate types of the attestations, as `cosign attest --type` and
@@ -77,9 +87,22 @@ const (
 // manifest, and their SBOM and provenance as attestations. out gets a
 // line per signature and attestation.
 func Sign(ctx context.Context, o Options, out io.Writer) error {
-	sv, err := LoadKey(o.Key, os.LookupEnv)
-	if err != nil {
-		return err
+	s := &signer{out: out}
+	if o.Keyless {
+		b, err := newKeyless(ctx, o)
+		if err != nil {
+			return err
+		}
+		s.bundler = b
+	} else {
+		sv, err := LoadKey(o.Key, os.LookupEnv)
+		if err != nil {
+			return err
+		}
+		if s.bundler, err = newKeyBundler(ctx, sv); err != nil {
+			return fmt.Errorf("sign: SLIMAGE_SIGN_KEY %s: %v", o.Key, err)
+		}
+		s.sv, s.dd = sv, cremote.NewDupeDetector(sv)
 	}
 	pushed, err := manifests.ReadPushed(o.Dist)
 	if err != nil {
@@ -99,8 +122,8 @@ func Sign(ctx context.Context, o Options, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("sign %s: %w", index, err)
 	}
-	s := &signer{sv: sv, dd: cremote.NewDupeDetector(sv), claimed: pushed.Ref,
-		opts: []ociremote.Option{ociremote.WithRemoteOptions(opts...)}, remote: opts, out: out}
+	s.claimed, s.remote = pushed.Ref, opts
+	s.opts = []ociremote.Option{ociremote.WithRemoteOptions(opts...)}
 	if err := s.signature(index, "index"); err != nil {
 		return err
 	}
@@ -167,9 +190,10 @@ func LoadKey(path string, lookup func(string) (string, bool)) (signature.SignerV
 }
 
 type signer struct {
-	sv      signature.SignerVerifier
+	sv      signature.SignerVerifier // with a key: classic signatures too
 	dd      mutate.DupeDetector
-	claimed string // the reference the signatures claim: the pushed tag
+	bundler *bundler // Sigstore bundles, keyless or with the key
+	claimed string   // the reference the signatures claim: the pushed tag
 	opts    []ociremote.Option
 	remote  []remote.Option
 	out     io.Writer
@@ -178,6 +202,13 @@ type signer struct {
 // signature signs d as `cosign sign --key` does, without a transparency
 // log entry, and stores it where cosign looks.
 func (s *signer) signature(d name.Digest, what string) error {
+	if err := s.bundler.signature(d, s.opts); err != nil {
+		return err
+	}
+	if s.sv == nil {
+		fmt.Fprintf(s.out, "sign %s (%s, keyless)\n", d, what)
+		return nil
+	}
 	payload, err := (&sigpayload.Cosign{Image: d, ClaimedIdentity: s.claimed}).MarshalJSON()
 	if err != nil {
 		return err
@@ -293,6 +324,13 @@ func (s *signer) attestation(d name.Digest, platform string, doc document) error
 	payload, err := json.Marshal(statement)
 	if err != nil {
 		return err
+	}
+	if err := s.bundler.attestation(d, doc, payload, s.opts); err != nil {
+		return err
+	}
+	if s.sv == nil {
+		fmt.Fprintf(s.out, "attest %s %s of %s (keyless)\n", d, doc.kind, platform)
+		return nil
 	}
 	envelope, err := dsse.WrapSigner(s.sv, ctypes.IntotoPayloadType).SignMessage(bytes.NewReader(payload))
 	if err != nil {

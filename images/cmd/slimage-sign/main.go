@@ -5,7 +5,7 @@
 // several hundred packages the other steps never use.
 //
 //	slimage-sign sign                  sign the pushed index, its images, their SBOM and provenance
-//	slimage-sign check <ref> <file>    check ref's signature and attestations (SLIMAGE_VERIFY_KEY),
+//	slimage-sign check <ref> <file>    check ref's signature and attestations (SLIMAGE_VERIFY_KEY or _IDENTITY),
 //	                                   and write the digest they are about to file
 //	slimage-sign version               print the command's module versions
 package main
@@ -29,7 +29,7 @@ func run(ctx context.Context, doc *contract.Document, args []string) error {
 	case args[0] == "sign" && len(args) == 1 && doc.Resolved:
 		return sign.Sign(ctx, sign.OptionsOf(doc.Config), os.Stdout)
 	case args[0] == "check" && len(args) == 3:
-		d, err := sign.Check(ctx, args[1], doc.Config.VerifyKey, os.Stdout)
+		d, err := sign.Check(ctx, args[1], sign.TrustOf(doc.Config), os.Stdout)
 		if err != nil {
 			return err
 		}
