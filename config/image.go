@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -55,20 +56,6 @@ func (c *Config) resolveImage() error {
 	}
 	if err := c.checkSigning(); err != nil {
 		return err
-	}
-	if c.SignKey != "" {
-		if c.Push == "" {
-			return fmt.Errorf("check SLIMAGE_SIGN_KEY: slimage signs what it pushes, and nothing is pushed: set SLIMAGE_PUSH too")
-		}
-		key := c.SignKey
-		if !filepath.IsAbs(key) {
-			key = filepath.Join(c.Dir, key)
-		}
-		if data, err := os.ReadFile(key); err != nil {
-			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %v: name cosign's cosign.key or a PEM private key", err)
-		} else if !bytes.Contains(data, []byte("-----BEGIN ")) {
-			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %s is not a PEM key: name cosign's cosign.key or a PEM private key", key)
-		}
 	}
 	if c.TZ != "" {
 		if strings.HasPrefix(c.TZ, "/") || strings.Contains(c.TZ, "..") {
@@ -313,6 +300,40 @@ const (
 	PublicRekor  = "https://rekor.sigstore.dev"
 )
 
+// KMSSchemes begin the key URIs of the KMSs sigstore has providers for, as
+// cosign writes them: SLIMAGE_SIGN_KEY or SLIMAGE_VERIFY_KEY so written
+// name a key held there, which slimage-sign-kms (slimage-sign with those
+// providers linked in) signs and checks with.
+var KMSSchemes = []string{"awskms://", "gcpkms://", "azurekms://", "hashivault://"}
+
+// KeyURI says whether key names a key held in a KMS, or in a KMS plugin
+// (`<name>://…`, the program sigstore-kms-<name> on PATH, in sigstore's
+// plugin protocol), rather than a file.
+func KeyURI(key string) bool { return strings.Contains(key, "://") }
+
+// BuiltinKMS says whether key names a key in one of KMSSchemes.
+func BuiltinKMS(key string) bool {
+	for _, s := range KMSSchemes {
+		if strings.HasPrefix(key, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeyURI checks that a KMS plugin's key has its plugin on PATH,
+// before any work: the signing comes after the push.
+func checkKeyURI(env, key string) error {
+	if !KeyURI(key) || BuiltinKMS(key) {
+		return nil
+	}
+	scheme, _, _ := strings.Cut(key, "://")
+	if _, err := exec.LookPath("sigstore-kms-" + scheme); err != nil {
+		return fmt.Errorf("check %s: %s names a key of the KMS plugin sigstore-kms-%s, which is not on PATH: install it, or write a key file or a URI beginning %s", env, key, scheme, strings.Join(KMSSchemes, ", "))
+	}
+	return nil
+}
+
 // Signs says whether what is pushed is signed: with a key, or keyless.
 func (c *Config) Signs() bool { return c.SignKey != "" || c.Sign == "keyless" }
 
@@ -336,6 +357,23 @@ func (c *Config) checkSigning() error {
 	if c.Sign == "keyless" && c.Push == "" {
 		return fmt.Errorf("check SLIMAGE_SIGN: slimage signs what it pushes, and nothing is pushed: set SLIMAGE_PUSH too")
 	}
+	if c.SignKey != "" && c.Push == "" {
+		return fmt.Errorf("check SLIMAGE_SIGN_KEY: slimage signs what it pushes, and nothing is pushed: set SLIMAGE_PUSH too")
+	}
+	if err := checkKeyURI("SLIMAGE_SIGN_KEY", c.SignKey); err != nil {
+		return err
+	}
+	if c.SignKey != "" && !KeyURI(c.SignKey) {
+		key := c.SignKey
+		if !filepath.IsAbs(key) {
+			key = filepath.Join(c.Dir, key)
+		}
+		if data, err := os.ReadFile(key); err != nil {
+			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %v: name cosign's cosign.key or a PEM private key", err)
+		} else if !bytes.Contains(data, []byte("-----BEGIN ")) {
+			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %s is not a PEM key: name cosign's cosign.key or a PEM private key", key)
+		}
+	}
 	for _, u := range []struct{ env, url string }{{"SLIMAGE_FULCIO_URL", c.FulcioURL}, {"SLIMAGE_REKOR_URL", c.RekorURL}} {
 		if p, err := url.Parse(u.url); u.url != "" && (err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "") {
 			return fmt.Errorf("check %s: %q is not an http(s) URL: write e.g. https://host", u.env, u.url)
@@ -347,6 +385,9 @@ func (c *Config) checkSigning() error {
 // CheckVerifyTrust checks what verifyImage trusts: a key, or an identity
 // with its issuer.
 func (c *Config) CheckVerifyTrust() error {
+	if err := checkKeyURI("SLIMAGE_VERIFY_KEY", c.VerifyKey); err != nil {
+		return err
+	}
 	if !c.Keyless() {
 		return nil
 	}

@@ -111,6 +111,7 @@ var badInputs = []badInput{
 	{"SLIMAGE_SIGN_KEY", "without SLIMAGE_PUSH", env("SLIMAGE_SIGN_KEY=cosign.key"), nil},
 	{"SLIMAGE_SIGN_KEY", "a file that is not there", env("SLIMAGE_SIGN_KEY=cosign.key", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
 	{"SLIMAGE_SIGN_KEY", "a file that is not a PEM key", env("SLIMAGE_SIGN_KEY=go.mod", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
+	{"SLIMAGE_SIGN_KEY", "a KMS plugin that is not installed", env("SLIMAGE_SIGN_KEY=myhsm://release-key", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
 	{"SLIMAGE_SIGN", "not a signing mode", env("SLIMAGE_SIGN=true", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
 	{"SLIMAGE_SIGN", "keyless and a key", env("SLIMAGE_SIGN=keyless", "SLIMAGE_SIGN_KEY=cosign.key", "SLIMAGE_PUSH=registry.example.com/hello"), nil},
 	{"SLIMAGE_SIGN", "keyless, without SLIMAGE_PUSH", env("SLIMAGE_SIGN=keyless"), nil},

@@ -127,15 +127,15 @@ func TestSignKeys(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "key.pem")
 	os.WriteFile(plain, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 	none := func(string) (string, bool) { return "", false }
-	if _, err := sign.LoadKey(plain, none); err != nil {
+	if _, err := sign.LoadKey(context.Background(), plain, none); err != nil {
 		t.Errorf("a PEM private key: %v", err)
 	}
 	key, _ := cosignKeys(t, "s3cret")
-	_, err = sign.LoadKey(key, none)
+	_, err = sign.LoadKey(context.Background(), key, none)
 	testkit.ErrorMentions(t, err, "is encrypted: set COSIGN_PASSWORD")
-	_, err = sign.LoadKey(key, func(string) (string, bool) { return "wrong", true })
+	_, err = sign.LoadKey(context.Background(), key, func(string) (string, bool) { return "wrong", true })
 	testkit.ErrorMentions(t, err, "SLIMAGE_SIGN_KEY", "check COSIGN_PASSWORD")
-	if _, err := sign.LoadKey(key, func(string) (string, bool) { return "s3cret", true }); err != nil {
+	if _, err := sign.LoadKey(context.Background(), key, func(string) (string, bool) { return "s3cret", true }); err != nil {
 		t.Errorf("the cosign key with its password: %v", err)
 	}
 }
@@ -221,5 +221,52 @@ func TestSignedReleaseThroughMage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A key held in a KMS: sigstore's KMS plugin protocol, with a plugin built
+// for the test onto PATH (sigstore-kms-slimagetest, which holds the key
+// and only signs with it), as a vendor's HSM plugin would be. slimage
+// signs through it; its check and the cosign CLI verify with the public
+// key, and through the plugin too.
+func TestSignWithKMSPlugin(t *testing.T) {
+	cli := docker(t)
+	testkit.HermeticGo(t)
+	host := loopbackRegistry(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin, "./testdata/sigstore-kms-slimagetest")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	testkit.Run(t, build)
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(pk)
+	pubDER, _ := x509.MarshalPKIXPublicKey(&pk.PublicKey)
+	dir := t.TempDir()
+	keyFile, pub := filepath.Join(dir, "held.pem"), filepath.Join(dir, "held.pub")
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+	os.WriteFile(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	held := "slimagetest://" + keyFile
+
+	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
+		c.Push, c.SignKey = host+"/shop/hello:kms", held
+	})
+	buildAll(t, cli, c)
+	if err := sign.Sign(context.Background(), sign.OptionsOf(c), io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{pub, held} {
+		if _, err := sign.Check(context.Background(), c.Push, sign.Trust{Key: key}, io.Discard); err != nil {
+			t.Errorf("check with %s: %v", key, err)
+		}
+	}
+	cosignCLI := lookCosign(t)
+	for _, key := range []string{pub, held} {
+		args := []string{"verify", "--key", key, "--insecure-ignore-tlog=true", "--trusted-root", emptyTrustedRoot(t), c.Push}
+		if out, err := runCosign(t, cosignCLI, args...); err != nil {
+			t.Errorf("cosign verify --key %s: %v\n%s", key, err, out)
+		}
 	}
 }

@@ -122,40 +122,55 @@ func TestVerifyImageAcceptsCosignsOwnSignatures(t *testing.T) {
 	host := loopbackRegistry(t)
 	key, pub := cosignKeys(t, "")
 	t.Setenv(sign.PasswordVar, "")
-	c := sampleConfig(t, cli, testkit.CopySample(t, "hello"), func(c *config.Config) {
-		c.Push = host + "/shop/hello:by-cosign"
-	})
-	buildAll(t, cli, c)
-	ref, _ := name.ParseReference(c.Push)
-	desc, err := remote.Head(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	digest := ref.Context().Digest(desc.Digest.String()).String()
-	// The provenance's predicate, as `cosign attest --predicate` takes it.
-	statement, err := os.ReadFile(filepath.Join(c.Dist, "sbom", "linux_amd64.provenance.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if err := json.Unmarshal(statement, &st); err != nil {
-		t.Fatal(err)
-	}
-	predicate := filepath.Join(t.TempDir(), "provenance.json")
-	os.WriteFile(predicate, st.Predicate, 0o644)
-	for _, args := range [][]string{
-		{"sign", "--key", key, digest},
-		{"attest", "--key", key, "--type", sign.SBOMType, "--predicate", filepath.Join(c.Dist, "sbom", "linux_amd64.cdx.json"), digest},
-		{"attest", "--key", key, "--type", sign.ProvenanceType, "--predicate", predicate, digest},
+	dir := testkit.CopySample(t, "hello")
+	for _, tc := range []struct {
+		name, version string
+		flags         []string
+	}{
+		{"classic", "v1.0.0", nil},
+		{"bundles", "v1.0.1", []string{"--new-bundle-format"}}, // what cosign v3 writes
 	} {
-		if out, err := runCosign(t, cosignCLI, append(args, "--tlog-upload=false", "--yes")...); err != nil {
-			t.Fatalf("cosign %s: %v\n%s", args[0], err, out)
-		}
-	}
-	d, err := sign.Check(context.Background(), c.Push, sign.Trust{Key: pub}, io.Discard)
-	if err != nil || d.String() != digest {
-		t.Errorf("slimage's check of cosign's signatures: %v %v", d, err)
+		t.Run(tc.name, func(t *testing.T) {
+			c := sampleConfig(t, cli, dir, func(c *config.Config) {
+				c.Push, c.Version = host+"/shop/hello:by-cosign-"+tc.name, tc.version
+			})
+			buildAll(t, cli, c)
+			ref, _ := name.ParseReference(c.Push)
+			desc, err := remote.Head(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := ref.Context().Digest(desc.Digest.String()).String()
+			// The provenance's predicate, as `cosign attest --predicate` takes it.
+			statement, err := os.ReadFile(filepath.Join(c.Dist, "sbom", "linux_amd64.provenance.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st struct {
+				Predicate json.RawMessage `json:"predicate"`
+			}
+			if err := json.Unmarshal(statement, &st); err != nil {
+				t.Fatal(err)
+			}
+			predicate := filepath.Join(t.TempDir(), "provenance.json")
+			os.WriteFile(predicate, st.Predicate, 0o644)
+			for _, args := range [][]string{
+				{"sign", "--key", key, digest},
+				{"attest", "--key", key, "--type", sign.SBOMType, "--predicate", filepath.Join(c.Dist, "sbom", "linux_amd64.cdx.json"), digest},
+				{"attest", "--key", key, "--type", sign.ProvenanceType, "--predicate", predicate, digest},
+			} {
+				if out, err := runCosign(t, cosignCLI, append(append(args, tc.flags...), "--tlog-upload=false", "--yes")...); err != nil {
+					t.Fatalf("cosign %s: %v\n%s", args[0], err, out)
+				}
+			}
+			var out strings.Builder
+			d, err := sign.Check(context.Background(), c.Push, sign.Trust{Key: pub}, &out)
+			if err != nil || d.String() != digest {
+				t.Errorf("slimage's check of cosign's signatures: %v %v", d, err)
+			}
+			if bundles := strings.Contains(out.String(), "in Sigstore bundles"); bundles != (tc.flags != nil) {
+				t.Errorf("checked in Sigstore bundles: %v, want %v:\n%s", bundles, tc.flags != nil, out.String())
+			}
+		})
 	}
 }

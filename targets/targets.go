@@ -200,7 +200,17 @@ func signPushed(ctx context.Context, c *config.Config) error {
 	if !c.Signs() || c.Push == "" {
 		return nil
 	}
-	return runEngine(ctx, c, engine.Sign, "sign")
+	return runEngine(ctx, c, signer(c.SignKey), "sign")
+}
+
+// signer is the signing command for key: slimage-sign-kms for a key held
+// in a KMS sigstore has a provider for, slimage-sign for the rest (key
+// files, keyless, KMS plugins).
+func signer(key string) engine.Command {
+	if config.BuiltinKMS(key) {
+		return engine.SignKMS
+	}
+	return engine.Sign
 }
 
 // Verify starts the image and proves from inside it that TLS calls validate
@@ -333,7 +343,7 @@ func VerifyImage(ctx context.Context, ref string) error {
 // SLIMAGE_VERIFY_KEY, and returns the digest (registry/repository@sha256:…)
 // they are about.
 func checkSigned(ctx context.Context, c *config.Config, env gotool.Env, ref string) (string, error) {
-	e, err := ensureEngine(ctx, env, engine.Sign)
+	e, err := ensureEngine(ctx, env, signer(c.VerifyKey))
 	if err != nil {
 		return "", err
 	}

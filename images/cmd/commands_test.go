@@ -10,7 +10,8 @@ import (
 // engine, which every image and verify needs built, has nothing of
 // golang.org/x/vuln or golang.org/x/tools, which only vulncheck uses, nor
 // the Kubernetes API types, which only the deploy step uses, nor cosign's
-// and sigstore's libraries, which only signing uses.
+// and sigstore's libraries, which only signing uses; and signing links the
+// clouds' KMS SDKs only in slimage-sign-kms, for keys held there.
 func TestCommandsLinkOnlyWhatTheyUse(t *testing.T) {
 	tests := []struct {
 		cmd      string
@@ -23,7 +24,12 @@ func TestCommandsLinkOnlyWhatTheyUse(t *testing.T) {
 			[]string{"github.com/testcontainers/", "github.com/google/go-containerregistry/", "github.com/moby/", "k8s.io/"}},
 		{"./slimage-deploy", []string{"k8s.io/api/core/v1", "k8s.io/api/apps/v1", "k8s.io/api/batch/v1"},
 			[]string{"github.com/testcontainers/", "github.com/moby/", "github.com/docker/", "golang.org/x/vuln/", "github.com/sigstore/"}},
-		{"./slimage-sign", []string{"github.com/sigstore/cosign/v2/pkg/oci/remote", "github.com/sigstore/sigstore/pkg/signature/dsse"},
+		{"./slimage-sign", []string{"github.com/sigstore/cosign/v2/pkg/oci/remote", "github.com/sigstore/sigstore/pkg/signature/dsse",
+			"github.com/sigstore/sigstore-go/pkg/sign", "github.com/sigstore/sigstore/pkg/signature/kms/cliplugin"},
+			[]string{"github.com/testcontainers/", "github.com/moby/moby/", "k8s.io/api/", "golang.org/x/vuln/",
+				"github.com/aws/", "cloud.google.com/", "github.com/Azure/azure-sdk-for-go/", "github.com/hashicorp/vault/"}},
+		{"./slimage-sign-kms", []string{"github.com/sigstore/sigstore/pkg/signature/kms/aws", "github.com/sigstore/sigstore/pkg/signature/kms/gcp",
+			"github.com/sigstore/sigstore/pkg/signature/kms/azure", "github.com/sigstore/sigstore/pkg/signature/kms/hashivault"},
 			[]string{"github.com/testcontainers/", "github.com/moby/moby/", "k8s.io/api/", "golang.org/x/vuln/"}},
 	}
 	for _, tt := range tests {

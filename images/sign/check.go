@@ -18,6 +18,7 @@ import (
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/kms"
 
 	"github.com/slimage/slimage/config"
 	"github.com/slimage/slimage/internal/human"
@@ -60,15 +61,24 @@ func Check(ctx context.Context, ref string, t Trust, out io.Writer) (name.Digest
 	if t.Key == "" {
 		return d, checkKeyless(ctx, ref, d, t, ociOpts, out)
 	}
-	verifier, err := signature.LoadVerifierFromPEMFile(t.Key, crypto.SHA256)
+	verifier, err := loadVerifier(ctx, t.Key)
 	if err != nil {
-		return d, fmt.Errorf("verifyImage %s: read SLIMAGE_VERIFY_KEY %s: %v: give the public key (cosign.pub)", ref, human.Path(t.Key), err)
+		return d, fmt.Errorf("verifyImage %s: %v", ref, err)
 	}
 	co := &cosign.CheckOpts{SigVerifier: verifier, IgnoreTlog: true, ClaimVerifier: cosign.SimpleClaimVerifier,
 		RegistryClientOpts: ociOpts}
 	if _, _, err := cosign.VerifyImageSignatures(ctx, d, co); err != nil {
 		var none *cosign.ErrNoSignaturesFound
 		if errors.As(err, &none) {
+			// Signed as cosign v3 (or --new-bundle-format) signs: bundles only.
+			bundled := &cosign.CheckOpts{SigVerifier: verifier, IgnoreTlog: true, NewBundleFormat: true,
+				TrustedMaterial: &root.BaseTrustedMaterial{}, RegistryClientOpts: ociOpts}
+			if found, err := checkBundles(ctx, ref, d, bundled, "SLIMAGE_VERIFY_KEY", "SLIMAGE_SIGN_KEY"); found {
+				if err == nil {
+					fmt.Fprintf(out, "verifyImage %s: %s is signed, with SBOM and provenance attestations about it, in Sigstore bundles (SLIMAGE_VERIFY_KEY)\n", ref, d.DigestStr())
+				}
+				return d, err
+			}
 			return d, fmt.Errorf("verifyImage %s: %s has no signature: sign it (SLIMAGE_SIGN_KEY, or cosign sign) before it is deployed", ref, d.DigestStr())
 		}
 		return d, fmt.Errorf("verifyImage %s: no signature of %s verifies with SLIMAGE_VERIFY_KEY (%s): it was signed with another key, or changed after signing", ref, d.DigestStr(), short(err))
@@ -89,6 +99,23 @@ func Check(ctx context.Context, ref string, t Trust, out io.Writer) (name.Digest
 	return d, nil
 }
 
+// loadVerifier reads a public key file (cosign.pub), or reaches a key held
+// in a KMS for its public half.
+func loadVerifier(ctx context.Context, key string) (signature.Verifier, error) {
+	if config.KeyURI(key) {
+		sv, err := kms.Get(ctx, key, crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("reach SLIMAGE_VERIFY_KEY %s: %v: check the key's URI, and the KMS's credentials in the environment", key, err)
+		}
+		return sv, nil
+	}
+	v, err := signature.LoadVerifierFromPEMFile(key, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("read SLIMAGE_VERIFY_KEY %s: %v: give the public key (cosign.pub)", human.Path(key), err)
+	}
+	return v, nil
+}
+
 // checkKeyless checks d's Sigstore bundles as `cosign verify-attestation
 // --new-bundle-format` does: each must verify against the trusted root,
 // with a certificate for t's identity and issuer and a transparency log
@@ -103,34 +130,46 @@ func checkKeyless(ctx context.Context, ref string, d name.Digest, t Trust, opts 
 	if who == "" {
 		who = "~" + t.IdentityRegexp
 	}
+	who += " (issuer " + t.Issuer + ")"
 	co := &cosign.CheckOpts{TrustedMaterial: tm, NewBundleFormat: true, RegistryClientOpts: opts,
 		Identities: []cosign.Identity{{Subject: t.Identity, SubjectRegExp: t.IdentityRegexp, Issuer: t.Issuer}},
 		// A private Sigstore without certificate transparency logs
 		// issues certificates without SCTs; the public one always has them.
 		IgnoreSCT: len(tm.CTLogs()) == 0}
+	found, err := checkBundles(ctx, ref, d, co, who, "SLIMAGE_SIGN=keyless")
+	if !found {
+		return fmt.Errorf("verifyImage %s: %s has no Sigstore bundle: sign it keyless (SLIMAGE_SIGN=keyless, or cosign sign --new-bundle-format) before it is deployed", ref, d.DigestStr())
+	}
+	if err == nil {
+		fmt.Fprintf(out, "verifyImage %s: %s is signed by %s, with SBOM and provenance attestations about it, logged in Rekor\n", ref, d.DigestStr(), who)
+	}
+	return err
+}
+
+// checkBundles checks d's Sigstore bundles with co (a key, or a trusted
+// root and an identity: who): they must verify and name d as their
+// subject, and hold a signature and the SBOM and provenance attestations.
+// found says whether d has bundles at all.
+func checkBundles(ctx context.Context, ref string, d name.Digest, co *cosign.CheckOpts, who, how string) (found bool, err error) {
 	if _, _, err := cosign.GetBundles(ctx, d, co); err != nil {
 		var none *cosign.ErrNoMatchingAttestations
 		if errors.As(err, &none) {
-			return fmt.Errorf("verifyImage %s: %s has no Sigstore bundle: sign it keyless (SLIMAGE_SIGN=keyless, or cosign sign --new-bundle-format) before it is deployed", ref, d.DigestStr())
+			return false, nil
 		}
-		return fmt.Errorf("verifyImage %s: read the Sigstore bundles of %s: %v", ref, d.DigestStr(), short(err))
+		return true, fmt.Errorf("verifyImage %s: read the Sigstore bundles of %s: %v", ref, d.DigestStr(), short(err))
 	}
 	atts, _, err := cosign.VerifyImageAttestations(ctx, d, co)
 	if err != nil {
-		return fmt.Errorf("verifyImage %s: no Sigstore bundle of %s verifies as signed by %s (issuer %s) about it (%s): it was signed by another identity, or about another image, or changed after signing", ref, d.DigestStr(), who, t.Issuer, short(err))
+		return true, fmt.Errorf("verifyImage %s: no Sigstore bundle of %s verifies as signed by %s about it (%s): it was signed by another, or about another image, or changed after signing", ref, d.DigestStr(), who, short(err))
 	}
 	var have []string
 	for _, a := range atts {
 		have = append(have, predicateType(a))
 	}
 	if !slices.Contains(have, SignPredicateType) {
-		return fmt.Errorf("verifyImage %s: %s has attestations but no signature by %s: sign it keyless (SLIMAGE_SIGN=keyless)", ref, d.DigestStr(), who)
+		return true, fmt.Errorf("verifyImage %s: %s has attestations but no signature by %s: sign it (%s)", ref, d.DigestStr(), who, how)
 	}
-	if err := hasDocuments(ref, d, atts, "SLIMAGE_SIGN=keyless"); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "verifyImage %s: %s is signed by %s (issuer %s), with SBOM and provenance attestations about it, logged in Rekor\n", ref, d.DigestStr(), who, t.Issuer)
-	return nil
+	return true, hasDocuments(ref, d, atts, how)
 }
 
 // hasDocuments checks that the verified attestations hold an SBOM and a

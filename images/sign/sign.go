@@ -44,6 +44,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
+	"github.com/sigstore/sigstore/pkg/signature/kms"
 	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 
 	"github.com/slimage/slimage/config"
@@ -70,7 +71,7 @@ type Options struct {
 // OptionsOf translates c's settings for signing.
 func OptionsOf(c *config.Config) Options {
 	key := c.SignKey
-	if key != "" && !filepath.IsAbs(key) {
+	if key != "" && !filepath.IsAbs(key) && !config.KeyURI(key) {
 		key = filepath.Join(c.Dir, key)
 	}
 	return Options{Key: key, Keyless: c.Sign == "keyless", Fulcio: c.FulcioURL, Rekor: c.RekorURL, Dist: c.Dist}
@@ -95,7 +96,7 @@ func Sign(ctx context.Context, o Options, out io.Writer) error {
 		}
 		s.bundler = b
 	} else {
-		sv, err := LoadKey(o.Key, os.LookupEnv)
+		sv, err := LoadKey(ctx, o.Key, os.LookupEnv)
 		if err != nil {
 			return err
 		}
@@ -155,9 +156,19 @@ func Sign(ctx context.Context, o Options, out io.Writer) error {
 
 // LoadKey reads a key file: a cosign key (encrypted with the password in
 // COSIGN_PASSWORD, as `cosign generate-key-pair` writes it) or an
-// unencrypted PEM private key (ECDSA, Ed25519 or RSA). lookup reads the
-// environment.
-func LoadKey(path string, lookup func(string) (string, bool)) (signature.SignerVerifier, error) {
+// unencrypted PEM private key (ECDSA, Ed25519 or RSA); or reaches a key
+// held in a KMS (awskms://, gcpkms://, azurekms://, hashivault://, as
+// cosign names them) through sigstore's providers, which slimage-sign-kms
+// links in, or in a KMS plugin (<name>://, sigstore-kms-<name> on PATH).
+// lookup reads the environment.
+func LoadKey(ctx context.Context, path string, lookup func(string) (string, bool)) (signature.SignerVerifier, error) {
+	if config.KeyURI(path) {
+		sv, err := kms.Get(ctx, path, crypto.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("sign: SLIMAGE_SIGN_KEY %s: %v: check the key's URI, and the KMS's credentials in the environment, as cosign reads them", path, err)
+		}
+		return sv, nil
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sign: read SLIMAGE_SIGN_KEY: %v", err)
