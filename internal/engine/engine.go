@@ -70,7 +70,7 @@ const (
 	// (several hundred packages), built only for a run that signs.
 	Sign Command = "slimage-sign"
 	// SignKMS is Sign with sigstore's KMS providers (AWS, Google Cloud,
-	// Azure, Vault: 283 packages more, a third again Sign's first build),
+	// Azure, Vault: 278 packages more, a third again Sign's first build),
 	// built only for a key held in a KMS.
 	SignKMS Command = "slimage-sign-kms"
 )

@@ -2,7 +2,7 @@
 // linked in: it signs with, and checks against, a key held in AWS KMS,
 // Google Cloud KMS, Azure Key Vault or HashiCorp Vault (SLIMAGE_SIGN_KEY
 // or SLIMAGE_VERIFY_KEY written awskms://, gcpkms://, azurekms://,
-// hashivault://). The four clouds' SDKs are 283 packages more, a third
+// hashivault://). The four clouds' SDKs are 278 packages more, a third
 // again slimage-sign's first build, so it is built only for a run that
 // names such a key.
 //
