@@ -303,7 +303,8 @@ func Vulncheck(ctx context.Context) error {
 }
 
 // VerifyImage runs verify's checks on an image already in the local Docker,
-// built anywhere: mage verifyImage myapp:1.2.3. With SLIMAGE_VERIFY_KEY, on
+// built anywhere: mage verifyImage myapp:1.2.3. With SLIMAGE_VERIFY_KEY (or
+// a keyless signer's SLIMAGE_VERIFY_IDENTITY and SLIMAGE_VERIFY_ISSUER), on
 // what a registry serves: mage verifyImage registry.example/shop/api:1.2.3
 // checks its signature and attestations, then pulls exactly the digest
 // they are about and verifies each platform's image.
@@ -340,8 +341,8 @@ func VerifyImage(ctx context.Context, ref string) error {
 }
 
 // checkSigned checks ref's signature and attestations with
-// SLIMAGE_VERIFY_KEY, and returns the digest (registry/repository@sha256:…)
-// they are about.
+// SLIMAGE_VERIFY_KEY or the keyless identity, and returns the digest
+// (registry/repository@sha256:…) they are about.
 func checkSigned(ctx context.Context, c *config.Config, env gotool.Env, ref string) (string, error) {
 	e, err := ensureEngine(ctx, env, signer(c.VerifyKey))
 	if err != nil {
