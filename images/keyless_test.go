@@ -135,6 +135,7 @@ func TestSignKeyless(t *testing.T) {
 	// The real cosign CLI, as an admission controller's policy would run it.
 	cosignCLI := lookCosign(t)
 	for _, args := range [][]string{
+		{"verify", ref},
 		{"verify-attestation", "--type", sign.SBOMType, ref},
 		{"verify-attestation", "--type", sign.ProvenanceType, ref},
 		{"verify-attestation", "--type", sign.SignPredicateType, ref},
@@ -142,7 +143,7 @@ func TestSignKeyless(t *testing.T) {
 		args = append(args, "--new-bundle-format", "--trusted-root", trusted, "--insecure-ignore-sct",
 			"--certificate-identity", releaseJob, "--certificate-oidc-issuer", releaseOIDC)
 		if out, err := runCosign(t, cosignCLI, args...); err != nil {
-			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:3], " "), err, out)
+			t.Errorf("cosign %s: %v\n%s", strings.Join(args[:2], " "), err, out)
 		}
 	}
 }
