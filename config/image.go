@@ -363,11 +363,7 @@ func (c *Config) checkSigning() error {
 	if err := checkKeyURI("SLIMAGE_SIGN_KEY", c.SignKey); err != nil {
 		return err
 	}
-	if c.SignKey != "" && !KeyURI(c.SignKey) {
-		key := c.SignKey
-		if !filepath.IsAbs(key) {
-			key = filepath.Join(c.Dir, key)
-		}
+	if key := c.SignKeyPath(); key != "" && !KeyURI(key) {
 		if data, err := os.ReadFile(key); err != nil {
 			return fmt.Errorf("check SLIMAGE_SIGN_KEY: %v: name cosign's cosign.key or a PEM private key", err)
 		} else if !bytes.Contains(data, []byte("-----BEGIN ")) {
@@ -407,18 +403,18 @@ func (c *Config) CheckVerifyTrust() error {
 		}
 	}
 	if c.TrustedRoot != "" {
-		if _, err := os.Stat(c.TrustedRootPath()); err != nil {
+		if _, err := os.Stat(c.TrustedRoot); err != nil {
 			return fmt.Errorf("check SLIMAGE_TRUSTED_ROOT: %v: name Sigstore's trusted_root.json", err)
 		}
 	}
 	return nil
 }
 
-// TrustedRootPath is SLIMAGE_TRUSTED_ROOT's file, absolute; "" for
-// Sigstore's public instance.
-func (c *Config) TrustedRootPath() string {
-	if c.TrustedRoot == "" || filepath.IsAbs(c.TrustedRoot) {
-		return c.TrustedRoot
+// SignKeyPath is SLIMAGE_SIGN_KEY as signing reads it: a file relative to
+// the module made absolute, a KMS's key URI as written.
+func (c *Config) SignKeyPath() string {
+	if c.SignKey == "" || filepath.IsAbs(c.SignKey) || KeyURI(c.SignKey) {
+		return c.SignKey
 	}
-	return filepath.Join(c.Dir, c.TrustedRoot)
+	return filepath.Join(c.Dir, c.SignKey)
 }

@@ -170,7 +170,7 @@ var Settings = []Setting{
 		Default: "none; needed with `SLIMAGE_VERIFY_IDENTITY`",
 		value:   text(func(c *Config) *string { return &c.VerifyIssuer })},
 	{Env: "SLIMAGE_TRUSTED_ROOT", Field: "TrustedRoot",
-		Doc:     "a Sigstore `trusted_root.json` (Fulcio's certificates, Rekor's and the CT logs' keys) that keyless signatures are checked against: a private Sigstore, or an offline copy",
+		Doc:     "a Sigstore `trusted_root.json` (Fulcio's certificates, Rekor's and the CT logs' keys) that keyless signatures are checked against: a private Sigstore, or an offline copy; relative to the working directory, as `SLIMAGE_VERIFY_KEY` is (`verifyImage` needs no module)",
 		Default: "Sigstore's public instance, fetched and checked through its TUF repository (cached in `~/.sigstore`)",
 		value:   text(func(c *Config) *string { return &c.TrustedRoot })},
 	{Env: "SLIMAGE_DOCKERFILE_MODE", Field: "DockerfileMode",

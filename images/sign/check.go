@@ -38,7 +38,7 @@ type Trust struct {
 // TrustOf translates c's settings for Check.
 func TrustOf(c *config.Config) Trust {
 	return Trust{Key: c.VerifyKey, Identity: c.VerifyIdentity, IdentityRegexp: c.VerifyIdentityRegexp,
-		Issuer: c.VerifyIssuer, TrustedRoot: c.TrustedRootPath()}
+		Issuer: c.VerifyIssuer, TrustedRoot: c.TrustedRoot}
 }
 
 // Check resolves ref (registry/repository:tag or @sha256:…) to a digest,
@@ -92,7 +92,7 @@ func Check(ctx context.Context, ref string, t Trust, out io.Writer) (name.Digest
 		}
 		return d, fmt.Errorf("verifyImage %s: no attestation of %s verifies with SLIMAGE_VERIFY_KEY and names it as its subject (%s): an attestation of another image, or another key's", ref, d.DigestStr(), short(err))
 	}
-	if err := hasDocuments(ref, d, atts, "SLIMAGE_SIGN_KEY"); err != nil {
+	if err := hasDocuments(ref, d, predicateTypes(atts), "SLIMAGE_SIGN_KEY"); err != nil {
 		return d, err
 	}
 	fmt.Fprintf(out, "verifyImage %s: %s is signed, with SBOM and provenance attestations about it (SLIMAGE_VERIFY_KEY)\n", ref, d.DigestStr())
@@ -151,42 +151,43 @@ func checkKeyless(ctx context.Context, ref string, d name.Digest, t Trust, opts 
 // subject, and hold a signature and the SBOM and provenance attestations.
 // found says whether d has bundles at all.
 func checkBundles(ctx context.Context, ref string, d name.Digest, co *cosign.CheckOpts, who, how string) (found bool, err error) {
-	if _, _, err := cosign.GetBundles(ctx, d, co); err != nil {
-		var none *cosign.ErrNoMatchingAttestations
-		if errors.As(err, &none) {
-			return false, nil
-		}
-		return true, fmt.Errorf("verifyImage %s: read the Sigstore bundles of %s: %v", ref, d.DigestStr(), short(err))
-	}
 	atts, _, err := cosign.VerifyImageAttestations(ctx, d, co)
 	if err != nil {
+		// None verified: were there any? (Asked only now: the registry is
+		// read once on the way that passes.)
+		var none *cosign.ErrNoMatchingAttestations
+		if _, _, err := cosign.GetBundles(ctx, d, co); errors.As(err, &none) {
+			return false, nil
+		}
 		return true, fmt.Errorf("verifyImage %s: no Sigstore bundle of %s verifies as signed by %s about it (%s): it was signed by another, or about another image, or changed after signing", ref, d.DigestStr(), who, short(err))
 	}
-	var have []string
-	for _, a := range atts {
-		have = append(have, predicateType(a))
-	}
+	have := predicateTypes(atts)
 	if !slices.Contains(have, SignPredicateType) {
 		return true, fmt.Errorf("verifyImage %s: %s has attestations but no signature by %s: sign it (%s)", ref, d.DigestStr(), who, how)
 	}
-	return true, hasDocuments(ref, d, atts, how)
+	return true, hasDocuments(ref, d, have, how)
 }
 
-// hasDocuments checks that the verified attestations hold an SBOM and a
-// provenance.
-func hasDocuments(ref string, d name.Digest, atts []oci.Signature, how string) error {
-	var have []string
-	for _, a := range atts {
-		if t := predicateType(a); t != "" && t != SignPredicateType {
-			have = append(have, t)
-		}
-	}
+// hasDocuments checks that the verified attestations' predicate types
+// (have) hold an SBOM and a provenance.
+func hasDocuments(ref string, d name.Digest, have []string, how string) error {
 	for _, t := range []string{SBOMType, ProvenanceType} {
 		if !slices.Contains(have, predicateURI(t)) {
 			return fmt.Errorf("verifyImage %s: %s has no verified %s attestation (it has %v): sign it with slimage (%s), which attests its SBOM and provenance", ref, d.DigestStr(), t, have, how)
 		}
 	}
 	return nil
+}
+
+// predicateTypes are the predicate types of the statements in atts.
+func predicateTypes(atts []oci.Signature) []string {
+	var have []string
+	for _, a := range atts {
+		if t := predicateType(a); t != "" {
+			have = append(have, t)
+		}
+	}
+	return have
 }
 
 // trustedRoot reads a Sigstore trusted root file, or, with none named,

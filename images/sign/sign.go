@@ -70,11 +70,7 @@ type Options struct {
 
 // OptionsOf translates c's settings for signing.
 func OptionsOf(c *config.Config) Options {
-	key := c.SignKey
-	if key != "" && !filepath.IsAbs(key) && !config.KeyURI(key) {
-		key = filepath.Join(c.Dir, key)
-	}
-	return Options{Key: key, Keyless: c.Sign == "keyless", Fulcio: c.FulcioURL, Rekor: c.RekorURL, Dist: c.Dist}
+	return Options{Key: c.SignKeyPath(), Keyless: c.Sign == "keyless", Fulcio: c.FulcioURL, Rekor: c.RekorURL, Dist: c.Dist}
 }
 
 // The predicate types of the attestations, as `cosign attest --type` and
